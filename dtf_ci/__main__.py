@@ -1,0 +1,3 @@
+from dtf_ci.cli import main
+
+raise SystemExit(main())

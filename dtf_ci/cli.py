@@ -1,0 +1,170 @@
+"""The ``dtf`` command: argument parsing and exit codes only.
+
+Each subcommand's work lives in its own module, imported only when that subcommand runs,
+so ``dtf --help`` never pays for DuckDB, numpy or PyGithub.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from dtf_ci import __version__
+
+EPILOG = """\
+exit codes: 0 fine, 1 the policy failed (regressions or failed units),
+            2 bad input or usage, 3 infrastructure failure that left no usable answer
+docs: docs/ in the dtf repository (suite.md, cli.md, file-formats.md, statistics.md)
+"""
+
+
+def _add_plan_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runners", metavar="SOURCE",
+                   help="where runners come from: github, gitlab, local (this machine) or a "
+                        "runners FILE (YAML/JSON: runners: [{name, labels, status}]); default: "
+                        "the suite's targets, else this machine")
+    p.add_argument("--org", metavar="ORG",
+                   help="with --runners github: also list the organization's self-hosted runners")
+    p.add_argument("--history", metavar="H",
+                   help="history store for past durations and detected facts: a folder, or "
+                        "git:BRANCH")
+    p.add_argument("--durations", metavar="FILE",
+                   help="JSON object of task id -> seconds (pytest-split's .test_durations "
+                        "shape), one more source of estimates")
+    p.add_argument("--changed-files", metavar="FILE",
+                   help="file with one changed path per line: plan only tasks whose `paths` "
+                        "match, plus what they depend on")
+    p.add_argument("--job-overhead", type=float, metavar="SECONDS",
+                   help="start-up cost of one CI job (default 45 s, or learned from history)")
+    p.add_argument("--max-parallel", type=int, metavar="N",
+                   help="most shards of one target that may run at once")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dtf",
+        description="CI-native, hardware-aware testing and benchmarking: plan the suite onto "
+                    "hardware targets, run shards on runners, aggregate the verdicts.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"dtf {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check a suite; print the units each target would get",
+                       description="Check a suite file and print, per task, the targets it "
+                                   "would run on and, for each target it cannot run on, the "
+                                   "requirement that failed.", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--suite", default="dtf.yml", metavar="FILE", help="suite file (default dtf.yml)")
+    p.add_argument("--runners", metavar="SOURCE", help="as for `dtf plan`")
+
+    p = sub.add_parser("hw", help="detect this machine's hardware",
+                       description="Print this machine's hardware facts, the runner labels "
+                                   "they imply and its fingerprint.", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    p = sub.add_parser("plan", help="write the plan and print the matrix",
+                       description="Expand the suite's tasks onto hardware targets, order them "
+                                   "by dependency, pack duration-balanced shards, write "
+                                   "plan.json and print the matrix JSON. Inside GitHub Actions "
+                                   "the matrices are also written to $GITHUB_OUTPUT.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--suite", default="dtf.yml", metavar="FILE", help="suite file (default dtf.yml)")
+    _add_plan_options(p)
+    p.add_argument("--out", default="plan.json", metavar="FILE", help="plan file to write (default plan.json)")
+    p.add_argument("--run-id", metavar="ID", help="run id to use (default: from CI, else generated)")
+
+    p = sub.add_parser("run", help="execute one shard of a plan",
+                       description="Execute the units of one shard in dependency order with "
+                                   "timeouts, retries for infrastructure errors and repeated "
+                                   "samples; write DIR/ID.duckdb and DIR/ID.manifest.json.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--plan", default="plan.json", metavar="FILE", help="plan file (default plan.json)")
+    p.add_argument("--shard", required=True, metavar="ID", help="shard id from the plan's matrix")
+    p.add_argument("--out", default="dtf-shards", metavar="DIR", help="output folder (default dtf-shards)")
+    p.add_argument("--artifacts", metavar="DIR",
+                   help="folder holding `produces` artifacts of earlier waves (default: none)")
+
+    p = sub.add_parser("aggregate", help="merge shards, decide verdicts, report, append history",
+                       description="Check and merge all shards, compare every series with its "
+                                   "baseline from history, write the report folder, optionally "
+                                   "post the PR comment and commit status, append the run to "
+                                   "history, and exit by the --fail-on policy.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--shards", default="dtf-shards", metavar="DIR", help="folder of shard files (searched recursively)")
+    p.add_argument("--plan", metavar="FILE", help="plan file: units of absent shards are reported as missing")
+    p.add_argument("--history", metavar="H", help="history store: a folder, or git:BRANCH")
+    p.add_argument("--report-dir", default="dtf-report", metavar="R", help="report folder (default dtf-report)")
+    p.add_argument("--post", action="store_true",
+                   help="post the PR comment and commit status, write the job summary")
+    p.add_argument("--fail-on", choices=["regression", "failure", "never"], default="regression",
+                   help="regression (default): exit 1 on regressions or failed units; failure: "
+                        "only on failed units; never: always 0 once a report is written")
+    p.add_argument("--append-history", choices=["auto", "always", "never"], default="auto",
+                   help="auto (default): append only on the main line (default branch or local)")
+    p.add_argument("--fdr", type=float, default=0.05, metavar="Q",
+                   help="false discovery rate across the run's series (default 0.05)")
+
+    p = sub.add_parser("local", help="plan + run + aggregate on this machine",
+                       description="Run the whole pipeline on this machine: plan the suite onto "
+                                   "this machine, run the shards in parallel worker processes, "
+                                   "aggregate against the history in .dtf/history and write the "
+                                   "report to .dtf/report.", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--suite", default="dtf.yml", metavar="FILE", help="suite file (default dtf.yml)")
+    p.add_argument("--workers", type=int, metavar="N", help="parallel shards (default: number of cores)")
+    p.add_argument("--dir", default=".dtf", metavar="DIR", help="state folder (default .dtf): history/, report/, shards/")
+    p.add_argument("--fail-on", choices=["regression", "failure", "never"], default="regression",
+                   help="as for `dtf aggregate`")
+    p.add_argument("--durations", metavar="FILE", help="as for `dtf plan`")
+    p.add_argument("--no-progress", action="store_true", help="no live progress display")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    from dtf_ci.errors import FatalError
+
+    try:
+        return _dispatch(args)
+    except FatalError as exc:
+        print(f"dtf {args.command}: {exc}", file=sys.stderr)
+        return exc.return_code
+    except KeyboardInterrupt:
+        print("dtf: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "validate":
+        from dtf_ci.plan_cli import run_validate_command
+
+        return run_validate_command(args)
+    if args.command == "hw":
+        from dtf_ci.hw_cli import run_hw_command
+
+        return run_hw_command(args)
+    if args.command == "plan":
+        from dtf_ci.plan_cli import run_plan_command
+
+        return run_plan_command(args)
+    if args.command == "run":
+        from dtf_ci.run import run_shard_command
+
+        return run_shard_command(args)
+    if args.command == "aggregate":
+        from dtf_ci.aggregate import run_aggregate_command
+
+        return run_aggregate_command(args)
+    if args.command == "local":
+        from dtf_ci.local import run_local_command
+
+        return run_local_command(args)
+    raise AssertionError(args.command)

@@ -1,0 +1,111 @@
+"""The typed objects that pass between dtf's steps.
+
+These dataclasses are the in-memory form of the design's words. They are deliberately plain
+(no behaviour beyond small helpers) so that every module can import them without pulling in
+heavy libraries, and so the JSON files (``plan.json``, ``verdicts.json``) map onto them
+field for field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Direction = Literal["lower", "higher"]
+"""Which way is better for a metric: ``lower`` (times) or ``higher`` (throughput)."""
+
+VERDICTS = ("regression", "improvement", "unchanged", "inconclusive", "new", "missing", "failed")
+UNIT_STATUSES = ("passed", "failed", "skipped", "missing")
+ERROR_CATEGORIES = ("", "test", "timeout", "infrastructure", "dependency", "parse", "command")
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """A class of equivalent runners: same labels, same hardware facts."""
+
+    name: str
+    runs_on: tuple[str, ...]
+    facts: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    autoscaled: bool = False
+    max_runners: int | None = None
+
+    @property
+    def labels(self) -> frozenset[str]:
+        return frozenset(self.runs_on)
+
+
+@dataclass(frozen=True)
+class Defaults:
+    repeat: int = 5
+    timeout_s: float = 900.0
+    retries: int = 1
+    threshold: float = 0.03
+    max_repeat: int | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    """One entry of the suite, with the defaults already applied."""
+
+    id: str
+    run: str
+    format: str | None = None
+    requires: tuple[str, ...] = ()
+    across: Literal["all", "one"] = "all"
+    depends_on: tuple[str, ...] = ()  # task ids and ``group:NAME`` entries, as written
+    group: str | None = None
+    repeat: int = 5
+    max_repeat: int | None = None
+    timeout_s: float = 900.0
+    retries: int = 1
+    threshold: float = 0.03
+    produces: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A validated ``dtf.yml``."""
+
+    path: str  # as the user gave it
+    root: str  # absolute folder of the suite file: tasks run here
+    version: int
+    targets: dict[str, TargetSpec]
+    defaults: Defaults
+    tasks: dict[str, Task]  # in file order
+
+    def resolved_dependencies(self, task_id: str) -> tuple[str, ...]:
+        """Task ids this task depends on, with ``group:NAME`` expanded, in file order."""
+        deps: list[str] = []
+        for dep in self.tasks[task_id].depends_on:
+            if dep.startswith("group:"):
+                name = dep[len("group:") :]
+                deps.extend(t.id for t in self.tasks.values() if t.group == name and t.id != task_id)
+            else:
+                deps.append(dep)
+        seen: set[str] = set()
+        return tuple(d for d in deps if not (d in seen or seen.add(d)))
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One value of one metric read from one results file (one repetition)."""
+
+    metric: str
+    value: float
+    unit: str = ""
+    direction: Direction = "lower"
+
+
+@dataclass
+class ParseResult:
+    """What a format parser found in a results file.
+
+    ``failures`` names test cases that failed (junit): the unit is then ``failed`` with
+    error category ``test`` even when the command exited 0.
+    """
+
+    measurements: list[Measurement] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    tests: int = 0

@@ -1,0 +1,113 @@
+"""CI providers as plug-in modules behind one Protocol.
+
+A provider module knows three things about its CI system: the context of this run (repo,
+commit, pull request), the registered runners and their labels, and how to publish a report
+(PR comment, commit status, job summary). Adding a provider is one module and one entry in
+``PROVIDERS``; nothing else in dtf changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from dtf_ci.ci import CIProvider, detect_ci_provider
+
+
+@dataclass(frozen=True)
+class Runner:
+    """One registered runner as the provider lists it."""
+
+    name: str
+    labels: tuple[str, ...]
+    status: str = "online"  # online | offline
+    busy: bool = False
+    os: str = ""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where and why this run happens. Every field may be empty outside CI."""
+
+    provider: str = "local"
+    repo: str = ""  # owner/name
+    sha: str = ""
+    ref: str = ""  # refs/heads/main, refs/pull/7/merge
+    branch: str = ""  # the branch the run is on (head branch for a PR)
+    default_branch: str = ""
+    event: str = ""  # push, pull_request, workflow_dispatch, local
+    pr_number: int | None = None
+    base_ref: str = ""
+    head_repo: str = ""  # owner/name of a PR's head; differs from repo for forks
+    run_id: str = ""
+    run_url: str = ""
+    api_url: str = ""
+    extra: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def is_fork_pr(self) -> bool:
+        return bool(self.pr_number and self.head_repo and self.head_repo != self.repo)
+
+    @property
+    def on_main_line(self) -> bool:
+        """True when this run may append to history: a push to the default branch, or local."""
+        if self.provider == "local":
+            return True
+        return self.pr_number is None and bool(self.branch) and self.branch == self.default_branch
+
+
+@dataclass
+class PublishRequest:
+    """What ``dtf aggregate --post`` hands to a provider."""
+
+    comment_markdown: str  # starts with dtf_ci.report.COMMENT_MARKER
+    summary_markdown: str
+    state: str  # success | failure | error | pending
+    description: str  # one line, <= 140 characters
+    overall: str  # the overall verdict
+    report_dir: str = ""
+
+
+@dataclass
+class PublishResult:
+    """What was published, and what could not be, in words for the report and the log."""
+
+    comment_url: str = ""
+    status_posted: bool = False
+    summary_written: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class Provider(Protocol):
+    """What a provider module offers (module-level functions)."""
+
+    def context(self, env: Mapping[str, str] | None = None) -> RunContext: ...
+
+    def list_runners(
+        self, ctx: RunContext, *, token: str | None = None, org: str | None = None
+    ) -> list[Runner]: ...
+
+    def publish(
+        self, ctx: RunContext, request: PublishRequest, *, token: str | None = None
+    ) -> PublishResult: ...
+
+
+_MODULES: dict[str, str] = {
+    "github": "dtf_ci.providers.github",
+    "local": "dtf_ci.providers.local",
+}
+
+
+def get_provider(name: str | CIProvider | None = None) -> Provider:
+    """The provider module by name, or the one this environment runs in."""
+    if name is None:
+        name = detect_ci_provider()
+    key = name.value if isinstance(name, CIProvider) else name
+    if key not in _MODULES:
+        from dtf_ci.errors import UsageError
+
+        raise UsageError(f"unknown provider {key!r}; known: {', '.join(sorted(_MODULES))}")
+    module = importlib.import_module(_MODULES[key])
+    return module  # type: ignore[return-value]

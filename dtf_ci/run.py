@@ -1,0 +1,324 @@
+"""``dtf run``: execute one shard's units in order and write its result shard.
+
+Retries are for the infrastructure only (the command could not start, was killed by a signal
+from outside, the disk filled): re-running a failing test hides flakiness and wastes runner
+time. A unit whose dependency failed is skipped with that reason, never run against stale
+inputs. Every unit gets a row, whatever happened, so the report can say what is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import shlex
+import shutil
+import signal
+import statistics
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dtf_ci import log
+from dtf_ci.errors import FatalError, PlanError, ResultsFormatError
+from dtf_ci.execute import Outcome, run_command
+from dtf_ci.model import Measurement
+
+ProgressFn = Callable[[str, str, dict[str, Any]], None]
+
+
+@dataclass
+class UnitResult:
+    unit: str
+    task: str
+    target: str
+    status: str = "passed"
+    error_category: str = ""
+    reason: str = ""
+    attempts: int = 0
+    repeat: int = 0
+    started_at: str = ""
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    peak_rss_mb: float = 0.0
+    exit_code: int | None = None
+    output_tail: list[str] = field(default_factory=list)
+    samples: list[tuple[int, Measurement]] = field(default_factory=list)
+
+
+def _classify(outcome: Outcome) -> tuple[str, str, bool]:
+    """(error category, reason, retry?) for a finished attempt; ('', '', False) when it passed."""
+    if outcome.start_error:
+        return "infrastructure", f"could not start: {outcome.start_error}", True
+    if outcome.timed_out:
+        return "timeout", "", False
+    code = outcome.exit_code
+    if code == 0:
+        return "", "", False
+    marker = outcome.infra_marker
+    if marker:
+        return "infrastructure", f"the machine failed: {marker!r} in the output", True
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        return "infrastructure", f"killed by signal {name} from outside dtf", True
+    if code == 137:
+        return "infrastructure", "killed by SIGKILL (out of memory?)", True
+    if code == 127:
+        missing = ""
+        for line in reversed(outcome.tail):
+            if "not found" in line:
+                missing = line.strip()
+                break
+        return "command", f"command not found ({missing or 'exit 127'}): check the task's run and that the tool is installed on this target", False
+    return "test", f"exited with code {code}", False
+
+
+def _noisy(values: list[float], threshold: float) -> bool:
+    """Too noisy to decide at this threshold: robust spread larger than half the threshold."""
+    if len(values) < 3:
+        return False
+    med = statistics.median(values)
+    if med == 0:
+        return False
+    mad = statistics.median(abs(v - med) for v in values)
+    return 1.4826 * mad / abs(med) > threshold / 2
+
+
+class ShardRunner:
+    """Runs the units of one shard; holds what the units share (host, plan, folders)."""
+
+    def __init__(self, plan: dict[str, Any], shard: dict[str, Any], *, out_dir: Path,
+                 artifacts_dir: Path | None = None, progress: ProgressFn | None = None,
+                 echo: bool = False) -> None:
+        self.plan = plan
+        self.shard = shard
+        self.out_dir = out_dir
+        self.artifacts_dir = artifacts_dir
+        self.progress = progress or (lambda *_: None)
+        self.echo = echo
+        self.root = str(Path(plan.get("suite-root") or ".").resolve())
+        self.units_by_id = {u["id"]: u for u in plan.get("units", [])}
+        self.results: dict[str, UnitResult] = {}
+        self.work = Path(tempfile.mkdtemp(prefix=f"dtf-{shard['id']}-"))
+
+    def run(self) -> list[UnitResult]:
+        try:
+            for unit_id in self.shard["units"]:
+                self.results[unit_id] = self._run_unit(self.units_by_id[unit_id])
+        finally:
+            shutil.rmtree(self.work, ignore_errors=True)
+        return list(self.results.values())
+
+    def _failed_dependency(self, unit: dict[str, Any]) -> str | None:
+        for dep in unit.get("depends-on", []):
+            res = self.results.get(dep)
+            if res is not None and res.status != "passed":
+                return f"dependency {dep} {res.status}"
+            if res is None and not self._import_artifacts(dep):
+                return f"dependency {dep} (another shard) left no artifact"
+        return None
+
+    def _import_artifacts(self, dep_unit: str) -> bool:
+        """Copy an earlier wave's ``produces`` into the suite folder; True when nothing is needed."""
+        arts = [a for a in self.plan.get("artifacts", []) if a.get("unit") == dep_unit]
+        if not arts or self.artifacts_dir is None:
+            return True  # locally the files are already in place
+        for art in arts:
+            src = self.artifacts_dir / art["name"]
+            if not src.is_dir():
+                return False
+            shutil.copytree(src, self.root, dirs_exist_ok=True)
+        return True
+
+    def _export_artifacts(self, unit_id: str) -> None:
+        for art in self.plan.get("artifacts", []):
+            if art.get("unit") != unit_id:
+                continue
+            dest = self.out_dir / "artifacts" / art["name"]
+            for rel in art.get("paths", []):
+                src = Path(self.root) / rel
+                if src.is_dir():
+                    shutil.copytree(src, dest / rel, dirs_exist_ok=True)
+                elif src.is_file():
+                    (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(src, dest / rel)
+
+    def _run_unit(self, unit: dict[str, Any]) -> UnitResult:
+        task = self.plan["tasks"][unit["task"]]
+        res = UnitResult(unit["id"], unit["task"], unit["target"])
+        res.started_at = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        self.progress("start", unit["id"], {})
+        blocked = self._failed_dependency(unit)
+        if blocked:
+            res.status, res.error_category, res.reason = "skipped", "dependency", f"skipped: {blocked}"
+            self.progress("end", unit["id"], {"status": res.status})
+            return res
+        repeat = int(task.get("repeat") or 1)
+        max_repeat = int(task.get("max-repeat") or repeat)
+        retries = int(task.get("retries") or 0)
+        threshold = float(task.get("threshold") or 0.03)
+        fmt = task.get("format")
+        rep = 0
+        while rep < max_repeat:
+            if rep >= repeat and not self._needs_more(res, threshold):
+                break
+            ok = self._run_repetition(unit, task, fmt, rep, retries, res)
+            if not ok:
+                break
+            rep += 1
+        res.repeat = rep
+        if res.status == "passed":
+            self._export_artifacts(unit["id"])
+        self.progress("end", unit["id"], {"status": res.status, "wall_s": res.wall_s})
+        return res
+
+    def _needs_more(self, res: UnitResult, threshold: float) -> bool:
+        by_metric: dict[str, list[float]] = {}
+        for _, m in res.samples:
+            by_metric.setdefault(m.metric, []).append(m.value)
+        return any(_noisy(v, threshold) for v in by_metric.values())
+
+    def _run_repetition(self, unit: dict[str, Any], task: dict[str, Any], fmt: str | None,
+                        rep: int, retries: int, res: UnitResult) -> bool:
+        results_path = self.work / f"{unit['task']}-{rep}.out"
+        command = task["run"].replace("{results}", shlex.quote(str(results_path)))
+        env = dict(os.environ)
+        env.update({str(k): str(v) for k, v in (task.get("env") or {}).items()})
+        env.update({"DTF_UNIT": unit["id"], "DTF_TASK": unit["task"], "DTF_TARGET": unit["target"],
+                    "DTF_REPETITION": str(rep), "DTF_RESULTS": str(results_path),
+                    "DTF_RUN_ID": str(self.plan.get("run-id", ""))})
+        for attempt in range(retries + 1):
+            results_path.unlink(missing_ok=True)
+            outcome = run_command(command, cwd=self.root, env=env,
+                                  timeout_s=float(task.get("timeout-s") or 900), echo=self.echo)
+            res.attempts += 1
+            res.wall_s += outcome.wall_s
+            res.cpu_s += outcome.cpu_s
+            res.peak_rss_mb = max(res.peak_rss_mb, outcome.peak_rss_mb)
+            res.exit_code = outcome.exit_code
+            res.output_tail = outcome.tail
+            category, reason, retry = _classify(outcome)
+            if category == "timeout":
+                reason = f"timed out after {task.get('timeout-s')}s (the process group was killed); raise the task's timeout or make it faster"
+            if not category:
+                break
+            if retry and attempt < retries:
+                log.warning(f"{unit['id']}: {reason}; retrying ({attempt + 1} of {retries})")
+                continue
+            res.status, res.error_category, res.reason = "failed", category, reason
+            return False
+        return self._collect(fmt, results_path, rep, outcome, res)
+
+    def _collect(self, fmt: str | None, path: Path, rep: int, outcome: Outcome, res: UnitResult) -> bool:
+        if not fmt:
+            res.samples.append((rep, Measurement("wall_s", outcome.wall_s, "s", "lower")))
+            return True
+        from dtf_ci.formats import parse_results
+
+        if not path.exists():
+            res.status, res.error_category = "failed", "parse"
+            res.reason = f"the command exited 0 but wrote no results file for format {fmt} (is {{results}} passed to the tool's output option?)"
+            return False
+        try:
+            parsed = parse_results(fmt, path)
+        except ResultsFormatError as exc:
+            res.status, res.error_category = "failed", "parse"
+            res.reason = f"results of repetition {rep}: {exc.place + ': ' if exc.place else ''}{exc.problem}"
+            return False
+        for m in parsed.measurements:
+            if math.isfinite(m.value):
+                res.samples.append((rep, m))
+        if parsed.failures:
+            shown = ", ".join(parsed.failures[:5]) + (" …" if len(parsed.failures) > 5 else "")
+            res.status, res.error_category = "failed", "test"
+            res.reason = f"{len(parsed.failures)} of {parsed.tests} test cases failed: {shown}"
+            return False
+        if not parsed.measurements and not parsed.tests:
+            res.status, res.error_category = "failed", "parse"
+            res.reason = f"the results file held no measurements for format {fmt}"
+            return False
+        return True
+
+
+def write_results(plan: dict[str, Any], shard: dict[str, Any], results: list[UnitResult], out_dir: Path):  # noqa: ANN201
+    """Turn unit results into the shard's tables and write the shard files."""
+    from dtf_ci.hardware import probe
+    from dtf_ci.shard import write_shard
+
+    host = probe()
+    run_id, shard_id, target = str(plan.get("run-id", "")), shard["id"], shard["target"]
+    hosts = [(host.fingerprint, host.hostname, target, host.os, host.arch, host.cpu_model,
+              host.cpu_count, host.memory_gb, json.dumps(list(host.labels)), json.dumps(host.facts))]
+    units, samples = [], []
+    for r in results:
+        units.append((run_id, shard_id, r.unit, r.task, r.target, host.fingerprint, r.status,
+                      r.error_category, r.reason, r.attempts, r.repeat, r.started_at,
+                      round(r.wall_s, 6), round(r.cpu_s, 6), round(r.peak_rss_mb, 3),
+                      "" if r.exit_code is None else r.exit_code, "\n".join(r.output_tail)))
+        for rep, m in r.samples:
+            samples.append((run_id, shard_id, r.task, r.target, host.fingerprint, m.metric, m.unit,
+                            m.direction, rep, repr(float(m.value))))
+    meta = {"target": target, "wave": str(shard.get("wave", 1)),
+            "suite-sha256": str(plan.get("suite-sha256", ""))}
+    return write_shard(out_dir, run_id=run_id, shard_id=shard_id, meta=meta, hosts=hosts,
+                       units=units, samples=samples)
+
+
+def execute_shard(plan: dict[str, Any], shard_id: str, out_dir: Path, *, artifacts_dir: Path | None = None,
+                  progress: ProgressFn | None = None, echo: bool = False) -> list[UnitResult]:
+    shards = {s["id"]: s for s in plan.get("shards", [])}
+    if shard_id not in shards:
+        known = ", ".join(sorted(shards)) or "none"
+        raise PlanError(f"the plan has no shard {shard_id!r} (its shards: {known})")
+    shard = shards[shard_id]
+    runner = ShardRunner(plan, shard, out_dir=out_dir, artifacts_dir=artifacts_dir,
+                         progress=progress, echo=echo)
+    results = runner.run()
+    write_results(plan, shard, results, out_dir)
+    return results
+
+
+def _load_plan(path: str) -> dict[str, Any]:
+    try:
+        from dtf_ci.plan import load_plan
+    except ImportError:  # pragma: no cover - plan module always ships
+        load_plan = None
+    if load_plan is not None:
+        return load_plan(path)
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PlanError(f"{path}: cannot read the plan ({exc})") from None
+
+
+def run_shard_command(args: Any) -> int:
+    """``dtf run``: 0 when every unit passed, 1 when some failed (the shard is written either way)."""
+    plan = _load_plan(args.plan)
+    out_dir = Path(args.out)
+    artifacts = Path(args.artifacts) if getattr(args, "artifacts", None) else None
+    from dtf_ci.ci import CIProvider, detect_ci_provider
+
+    echo = detect_ci_provider() is not CIProvider.local
+
+    def progress(event: str, unit: str, info: dict[str, Any]) -> None:
+        if event == "start":
+            log.info(f"▶ {unit}")
+        else:
+            log.info(f"  {unit}: {info.get('status')}")
+
+    with log.group(f"dtf run {args.shard}"):
+        try:
+            results = execute_shard(plan, args.shard, out_dir, artifacts_dir=artifacts,
+                                    progress=progress, echo=echo)
+        except FatalError:
+            raise
+    failed = [r for r in results if r.status != "passed"]
+    for r in failed:
+        log.error(f"{r.unit}: {r.status} ({r.error_category}): {r.reason}")
+    log.info(f"shard {args.shard}: {len(results) - len(failed)} of {len(results)} units passed; "
+             f"wrote {out_dir / (args.shard + '.duckdb')}")
+    # The shard is the result: a failing unit is reported by aggregate, not by this job's status.
+    return 0

@@ -1,0 +1,349 @@
+"""``dtf.yml`` -> a validated ``Suite``, checked once, with every mistake reported together.
+
+Nothing downstream re-checks the suite: the planner and the runner trust these objects. So
+this module is strict: unknown keys are errors (with a did-you-mean), every message names the
+file, the line, the place and the fix, and all problems of a file are collected before
+raising, so a user fixes a suite in one pass rather than one error per run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dtf_ci.errors import RequirementError, SuiteError
+from dtf_ci.model import Defaults, Suite, TargetSpec, Task
+from dtf_ci.units import parse_duration, parse_threshold
+
+TOP_KEYS = ("version", "targets", "defaults", "tasks")
+TARGET_KEYS = ("runs-on", "facts", "autoscaled", "max-runners")
+DEFAULT_KEYS = ("repeat", "max-repeat", "timeout", "retries", "threshold")
+TASK_KEYS = (
+    "id", "run", "format", "requires", "across", "depends-on", "group", "repeat",
+    "max-repeat", "timeout", "retries", "threshold", "produces", "paths", "env",
+)
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class _Map(dict):  # type: ignore[type-arg]
+    """A YAML mapping that remembers the line of each key, for error messages."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Map:
+    loader.flatten_mapping(node)
+    result = _Map()
+    result.line = node.start_mark.line + 1
+    result.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[str(key)] = key_node.start_mark.line + 1
+    return result
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+class _Problems:
+    """Collects ``FILE:LINE: PLACE: message`` lines."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.items: list[str] = []
+
+    def add(self, place: str, message: str, line: int | None = None) -> None:
+        where = f"{self.path}:{line}" if line else self.path
+        self.items.append(f"{where}: {place}: {message}" if place else f"{where}: {message}")
+
+
+def _line(mapping: Any, key: str | None = None) -> int | None:
+    if isinstance(mapping, _Map):
+        if key is not None and key in mapping.key_lines:
+            return mapping.key_lines[key]
+        return mapping.line
+    return None
+
+
+def _check_keys(m: _Map, allowed: tuple[str, ...], place: str, problems: _Problems) -> None:
+    for key in m:
+        if str(key) not in allowed:
+            hint = did_you_mean(str(key), allowed) or f" (known keys: {', '.join(allowed)})"
+            problems.add(f"{place}.{key}" if place else str(key), f"unknown key{hint}", _line(m, str(key)))
+
+
+def _str_list(value: Any, place: str, problems: _Problems, line: int | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        return tuple(str(v) for v in value)
+    problems.add(place, f"expected a list of strings, got {type(value).__name__}", line)
+    return ()
+
+
+def _int(value: Any, place: str, problems: _Problems, line: int | None, minimum: int) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.add(place, f"expected a whole number >= {minimum}, got {value!r}", line)
+        return None
+    if value < minimum:
+        problems.add(place, f"must be >= {minimum}, got {value}", line)
+        return None
+    return value
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Read and validate a suite file; raise SuiteError listing every problem in it."""
+    path_text = str(path)
+    file = Path(path)
+    problems = _Problems(path_text)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SuiteError([f"{path_text}: no such file (create one, see docs/suite.md, or pass --suite FILE)"]) from None
+    except OSError as exc:
+        raise SuiteError([f"{path_text}: cannot read: {exc.strerror}"]) from None
+    try:
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path_text}:{mark.line + 1}:{mark.column + 1}" if mark else path_text
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise SuiteError([f"{where}: not valid YAML: {reason}"]) from None
+    return parse_suite(data, path_text, root=file.resolve().parent, problems=problems)
+
+
+def parse_suite(data: Any, path: str, *, root: Path, problems: _Problems | None = None) -> Suite:
+    """Validate an already-loaded suite document (``load_suite`` without the file)."""
+    problems = problems or _Problems(path)
+    if not isinstance(data, dict):
+        raise SuiteError([f"{path}: expected a mapping with version, targets, defaults, tasks; got {type(data).__name__}"])
+    data = data if isinstance(data, _Map) else _Map(data)
+    if not hasattr(data, "key_lines"):
+        data.key_lines = {}
+    _check_keys(data, TOP_KEYS, "", problems)
+    version = data.get("version")
+    if version != 1:
+        problems.add("version", f"expected 1, got {version!r} (add `version: 1` at the top)", _line(data, "version"))
+    targets = _parse_targets(data.get("targets"), problems, _line(data, "targets"))
+    defaults = _parse_defaults(data.get("defaults"), problems, _line(data, "defaults"))
+    tasks = _parse_tasks(data.get("tasks"), defaults, problems, _line(data, "tasks"))
+    suite = Suite(path=path, root=str(root), version=1, targets=targets, defaults=defaults, tasks=tasks)
+    _check_graph(suite, data.get("tasks") or [], problems)
+    if problems.items:
+        raise SuiteError(problems.items)
+    return suite
+
+
+def _parse_targets(raw: Any, problems: _Problems, line: int | None) -> dict[str, TargetSpec]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        problems.add("targets", "expected a mapping of target name -> {runs-on, facts}", line)
+        return {}
+    targets: dict[str, TargetSpec] = {}
+    for name, spec in raw.items():
+        place = f"targets.{name}"
+        tline = _line(raw, str(name))
+        if not _ID.match(str(name)):
+            problems.add(place, "a target name may hold letters, digits, '-', '_' and '.'", tline)
+        if not isinstance(spec, dict):
+            problems.add(place, "expected a mapping with runs-on (and optionally facts)", tline)
+            continue
+        _check_keys(spec, TARGET_KEYS, place, problems)
+        runs_on = _str_list(spec.get("runs-on"), f"{place}.runs-on", problems, _line(spec, "runs-on"))
+        if not runs_on:
+            problems.add(f"{place}.runs-on", "required: the runner labels of this target, e.g. [self-hosted, linux, gpu-a100]", tline)
+        facts_raw = spec.get("facts") or {}
+        facts: dict[str, str] = {}
+        if not isinstance(facts_raw, dict):
+            problems.add(f"{place}.facts", "expected a mapping of fact -> value, e.g. {gpu: nvidia, cuda: '12.4'}", _line(spec, "facts"))
+        else:
+            facts = {str(k): (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in facts_raw.items()}
+        autoscaled = spec.get("autoscaled", False)
+        if not isinstance(autoscaled, bool):
+            problems.add(f"{place}.autoscaled", "expected true or false", _line(spec, "autoscaled"))
+            autoscaled = False
+        max_runners = None
+        if "max-runners" in spec:
+            max_runners = _int(spec["max-runners"], f"{place}.max-runners", problems, _line(spec, "max-runners"), 1)
+        if autoscaled and max_runners is None:
+            problems.add(f"{place}.max-runners", "an autoscaled target needs max-runners (the scale set's maximum)", tline)
+        targets[str(name)] = TargetSpec(str(name), runs_on, facts, autoscaled, max_runners)
+    return targets
+
+
+def _parse_common(raw: _Map, place: str, problems: _Problems, base: Defaults) -> Defaults:
+    """The settings shared by ``defaults`` and each task, layered over ``base``."""
+    values = {
+        "repeat": base.repeat, "timeout_s": base.timeout_s, "retries": base.retries,
+        "threshold": base.threshold, "max_repeat": base.max_repeat,
+    }
+    if "repeat" in raw:
+        values["repeat"] = _int(raw["repeat"], f"{place}.repeat", problems, _line(raw, "repeat"), 1) or base.repeat
+    if "max-repeat" in raw:
+        values["max_repeat"] = _int(raw["max-repeat"], f"{place}.max-repeat", problems, _line(raw, "max-repeat"), 1)
+    if "retries" in raw:
+        r = _int(raw["retries"], f"{place}.retries", problems, _line(raw, "retries"), 0)
+        values["retries"] = base.retries if r is None else r
+    for key, attr, parser in (("timeout", "timeout_s", parse_duration), ("threshold", "threshold", parse_threshold)):
+        if key in raw:
+            try:
+                values[attr] = parser(raw[key])
+            except ValueError as exc:
+                problems.add(f"{place}.{key}", str(exc), _line(raw, key))
+    return Defaults(**values)  # type: ignore[arg-type]
+
+
+def _parse_defaults(raw: Any, problems: _Problems, line: int | None) -> Defaults:
+    if raw is None:
+        return Defaults()
+    if not isinstance(raw, dict):
+        problems.add("defaults", "expected a mapping (repeat, timeout, retries, threshold)", line)
+        return Defaults()
+    _check_keys(raw, DEFAULT_KEYS, "defaults", problems)
+    return _parse_common(raw, "defaults", problems, Defaults())
+
+
+def _known_formats() -> list[str]:
+    try:
+        from dtf_ci.formats import known_formats
+    except ImportError:
+        return []
+    return list(known_formats())
+
+
+def _parse_tasks(raw: Any, defaults: Defaults, problems: _Problems, line: int | None) -> dict[str, Task]:
+    if not isinstance(raw, list) or not raw:
+        problems.add("tasks", "expected a non-empty list of tasks, each with at least id and run", line)
+        return {}
+    formats = _known_formats()
+    tasks: dict[str, Task] = {}
+    for index, entry in enumerate(raw):
+        place = f"tasks[{index}]"
+        if not isinstance(entry, dict):
+            problems.add(place, "expected a mapping with id and run", line)
+            continue
+        _check_keys(entry, TASK_KEYS, place, problems)
+        tid = entry.get("id")
+        if not isinstance(tid, str) or not _ID.match(tid):
+            problems.add(f"{place}.id", "required: a name of letters, digits, '-', '_' and '.'", _line(entry))
+            continue
+        if tid in tasks:
+            problems.add(f"{place}.id", f"task '{tid}' is defined twice (ids must be unique)", _line(entry, "id"))
+            continue
+        run = entry.get("run")
+        if not isinstance(run, str) or not run.strip():
+            problems.add(f"{place}.run", "required: the shell command to run", _line(entry, "run") or _line(entry))
+            run = ""
+        fmt = entry.get("format")
+        if fmt is not None and formats and fmt not in formats:
+            problems.add(f"{place}.format", f"unknown format {fmt!r}{did_you_mean(str(fmt), formats)} (known: {', '.join(formats)})", _line(entry, "format"))
+        if fmt is not None and "{results}" not in run:
+            problems.add(f"{place}.run", f"format {fmt!r} reads a results file: put {{results}} in the command where the tool writes it", _line(entry, "run"))
+        requires = _str_list(entry.get("requires"), f"{place}.requires", problems, _line(entry, "requires"))
+        _check_requirements(requires, f"{place}.requires", problems, _line(entry, "requires"))
+        across = entry.get("across", "all")
+        if across not in ("all", "one"):
+            problems.add(f"{place}.across", f"expected 'all' or 'one', got {across!r}", _line(entry, "across"))
+            across = "all"
+        group = entry.get("group")
+        if group is not None and not (isinstance(group, str) and _ID.match(group)):
+            problems.add(f"{place}.group", "expected a group name of letters, digits, '-', '_'", _line(entry, "group"))
+            group = None
+        env_raw = entry.get("env") or {}
+        if not isinstance(env_raw, dict):
+            problems.add(f"{place}.env", "expected a mapping of variable -> value", _line(entry, "env"))
+            env_raw = {}
+        common = _parse_common(entry, place, problems, defaults)
+        tasks[tid] = Task(
+            id=tid, run=run, format=fmt, requires=requires, across=across,
+            depends_on=_str_list(entry.get("depends-on"), f"{place}.depends-on", problems, _line(entry, "depends-on")),
+            group=group, repeat=common.repeat, max_repeat=common.max_repeat, timeout_s=common.timeout_s,
+            retries=common.retries, threshold=common.threshold,
+            produces=_str_list(entry.get("produces"), f"{place}.produces", problems, _line(entry, "produces")),
+            paths=_str_list(entry.get("paths"), f"{place}.paths", problems, _line(entry, "paths")),
+            env={str(k): str(v) for k, v in env_raw.items()},
+        )
+    return tasks
+
+
+def _check_requirements(requires: tuple[str, ...], place: str, problems: _Problems, line: int | None) -> None:
+    try:
+        from dtf_ci.requirements import parse_requirement
+    except ImportError:
+        return
+    for i, text in enumerate(requires):
+        try:
+            parse_requirement(text)
+        except RequirementError as exc:
+            problems.add(f"{place}[{i}]", str(exc), line)
+
+
+def _check_graph(suite: Suite, raw_tasks: list[Any], problems: _Problems) -> None:
+    """Unknown dependencies (with did-you-mean) and cycles (written out)."""
+    before = len(problems.items)
+    ids = list(suite.tasks)
+    groups = sorted({t.group for t in suite.tasks.values() if t.group})
+    index_of = {e.get("id"): i for i, e in enumerate(raw_tasks) if isinstance(e, dict)}
+    for task in suite.tasks.values():
+        index = index_of.get(task.id, 0)
+        entry = raw_tasks[index] if index < len(raw_tasks) else None
+        line = _line(entry, "depends-on")
+        for dep in task.depends_on:
+            if dep.startswith("group:"):
+                name = dep[len("group:"):]
+                if name not in groups:
+                    problems.add(f"tasks[{index}].depends-on", f"no group '{name}'{did_you_mean(name, groups)}", line)
+            elif dep == task.id:
+                problems.add(f"tasks[{index}].depends-on", f"task '{dep}' depends on itself", line)
+            elif dep not in suite.tasks:
+                problems.add(f"tasks[{index}].depends-on", f"no task '{dep}'{did_you_mean(dep, ids)}", line)
+    if len(problems.items) > before:
+        return
+    cycle = find_cycle({t: list(suite.resolved_dependencies(t)) for t in ids})
+    if cycle:
+        problems.add("tasks", "dependency cycle: " + " -> ".join(cycle) + " (remove one of these depends-on entries)")
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """One cycle of the graph written as a closed path (``a, b, c, a``), or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+    for start in graph:
+        if state.get(start):
+            continue
+        work: list[tuple[str, int]] = [(start, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                state[node] = 1
+                stack.append(node)
+            deps = graph.get(node, [])
+            if i < len(deps):
+                work.append((node, i + 1))
+                nxt = deps[i]
+                if state.get(nxt) == 1:
+                    return stack[stack.index(nxt):] + [nxt]
+                if not state.get(nxt):
+                    work.append((nxt, 0))
+            else:
+                state[node] = 2
+                stack.pop()
+    return None
