@@ -257,7 +257,7 @@ def write_results(plan: dict[str, Any], shard: dict[str, Any], results: list[Uni
         units.append((run_id, shard_id, r.unit, r.task, r.target, host.fingerprint, r.status,
                       r.error_category, r.reason, r.attempts, r.repeat, r.started_at,
                       round(r.wall_s, 6), round(r.cpu_s, 6), round(r.peak_rss_mb, 3),
-                      "" if r.exit_code is None else r.exit_code, "\n".join(r.output_tail)))
+                      r.exit_code, "\n".join(r.output_tail)))
         for rep, m in r.samples:
             samples.append((run_id, shard_id, r.task, r.target, host.fingerprint, m.metric, m.unit,
                             m.direction, rep, repr(float(m.value))))

@@ -75,13 +75,16 @@ def _bulk_insert(con: Any, table: str, rows: Sequence[Sequence[Any]], tmp_dir: P
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(columns)
-        writer.writerows(rows)
+        writer.writerows([_NULL if v is None else v for v in row] for row in rows)
     try:
         con.execute(
-            f"COPY {table} FROM '{_sql_path(path)}' (FORMAT csv, HEADER true, QUOTE '\"', ESCAPE '\"', NULL '')"
+            f"COPY {table} FROM '{_sql_path(path)}' (FORMAT csv, HEADER true, QUOTE '\"', ESCAPE '\"', NULL '{_NULL}')"
         )
     finally:
         path.unlink(missing_ok=True)
+
+
+_NULL = "\\N"  # CSV spelling of NULL, so that empty strings stay empty strings
 
 
 def _sql_path(path: Path) -> str:

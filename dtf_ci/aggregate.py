@@ -1,0 +1,244 @@
+"""``dtf aggregate``: merge, decide, report, publish, append to history, apply the policy.
+
+Order matters for "lose nothing": the report is written before anything is posted, posting
+failures only degrade the report's notes, and history is appended last, atomically, and only
+for runs on the main line. The exit code follows ``--fail-on`` once a report exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dtf_ci import log
+from dtf_ci.errors import FatalError, HistoryError, InfrastructureError, PolicyFailure
+from dtf_ci.verdicts import ORDER, decide, overall, read_run
+
+VERDICTS_SCHEMA = "dtf.verdicts/1"
+
+
+@dataclass
+class AggregateResult:
+    verdicts: dict[str, Any]
+    report_files: dict[str, Path] = field(default_factory=dict)
+    appended: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def _missing_units(plan: dict[str, Any] | None, merge: Any, present: set[str]) -> list[dict[str, Any]]:
+    if not plan:
+        return []
+    reasons = {r["shard"]: f"shard {r['shard']} rejected: {r['reason']}" for r in merge.rejected}
+    for shard_id in merge.absent:
+        reasons[shard_id] = f"shard {shard_id} produced no result (the job failed, was cancelled, or its artifact was not uploaded)"
+    out = []
+    for shard in plan.get("shards", []):
+        if shard["id"] not in reasons:
+            continue
+        for unit_id in shard["units"]:
+            if unit_id in present:
+                continue
+            task, _, target = unit_id.partition("@")
+            out.append({"unit": unit_id, "task": task, "target": target, "status": "missing",
+                        "error_category": "", "reason": reasons[shard["id"]], "shard_id": shard["id"]})
+    return out
+
+
+def aggregate(
+    shards_dir: Path,
+    report_dir: Path,
+    *,
+    plan: dict[str, Any] | None = None,
+    history_spec: str | None = None,
+    fdr: float = 0.05,
+    append: str = "auto",
+    post: bool = False,
+    context: Any = None,
+) -> AggregateResult:
+    from dtf_ci.merge import merge_shards
+    from dtf_ci.providers import get_provider
+
+    provider = get_provider(context.provider if context is not None else None)
+    ctx = context if context is not None else provider.context()
+    report_dir.mkdir(parents=True, exist_ok=True)
+    merged_path = report_dir / "merged.duckdb"
+    merge = merge_shards(shards_dir, merged_path, plan)
+    if not merge.accepted and not (plan and plan.get("shards")):
+        raise InfrastructureError(
+            f"no usable shard in {shards_dir}"
+            + (f" ({len(merge.rejected)} rejected: " + "; ".join(r["reason"] for r in merge.rejected) + ")" if merge.rejected else "")
+            + "; check that the run jobs uploaded their dtf-shard-* artifacts"
+        )
+    run = read_run(str(merged_path))
+    present = {u["unit"] for u in run.units}
+    missing = _missing_units(plan, merge, present)
+    skipped = [dict(u, status="missing") for u in run.units if u["status"] == "skipped"]
+    thresholds = {tid: float(t.get("threshold", 0.03)) for tid, t in (plan or {}).get("tasks", {}).items()}
+    notes: list[str] = []
+    store, history = None, {}
+    if history_spec:
+        from dtf_ci.history import open_history, series_history
+
+        try:
+            store = open_history(history_spec)
+            history = series_history(store, max_runs=30)
+        except HistoryError as exc:
+            notes.append(f"history unavailable, every series is compared as new: {exc}")
+            log.warning(notes[-1])
+            store = None
+    rows, drift = decide(run, history, thresholds=thresholds, missing_units=missing + skipped, fdr=fdr)
+    counts = Counter(r["verdict"] for r in rows)
+    run_id = (plan or {}).get("run-id") or (merge.run_ids[0] if merge.run_ids else "")
+    units = [_unit_row(u) for u in run.units] + [_unit_row(u) for u in missing]
+    verdicts = {
+        "schema": VERDICTS_SCHEMA, "run-id": run_id, "sha": ctx.sha, "ref": ctx.ref,
+        "branch": ctx.branch, "event": ctx.event, "pr": ctx.pr_number, "run-url": ctx.run_url,
+        "overall": overall(counts), "counts": {v: counts.get(v, 0) for v in ORDER},
+        "tested": sum(1 for r in rows if r.get("p_value") is not None), "fdr": fdr,
+        "shards": {"accepted": [s.shard_id for s in merge.accepted], "rejected": merge.rejected,
+                   "absent": merge.absent},
+        "drift": drift, "notes": notes, "series": rows, "units": units,
+        "unschedulable": (plan or {}).get("unschedulable", []),
+    }
+    result = AggregateResult(verdicts=verdicts, notes=notes)
+    _write_json(report_dir / "verdicts.json", verdicts)
+    from dtf_ci.report import write_report
+
+    result.report_files = write_report(verdicts, report_dir, run_url=ctx.run_url or None)
+    if post:
+        _publish(provider, ctx, verdicts, report_dir, result)
+    if store is not None and _should_append(append, ctx):
+        result.appended = _append(store, verdicts, ctx, merged_path, plan, result)
+    elif store is not None:
+        result.notes.append("history not appended: only runs on the default branch are appended (pull requests read it)")
+    return result
+
+
+def _unit_row(u: dict[str, Any]) -> dict[str, Any]:
+    keys = ("unit", "task", "target", "status", "error_category", "reason", "attempts", "wall_s",
+            "cpu_s", "peak_rss_mb", "exit_code", "shard_id")
+    row = {k: u.get(k) for k in keys}
+    tail = u.get("output_tail") or ""
+    row["output_tail"] = "\n".join(tail.splitlines()[-15:]) if u.get("status") == "failed" else ""
+    return row
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _should_append(mode: str, ctx: Any) -> bool:
+    if mode == "always":
+        return True
+    if mode == "never":
+        return False
+    allowed = [b.strip() for b in os.environ.get("DTF_HISTORY_BRANCHES", "").split(",") if b.strip()]
+    return bool(ctx.on_main_line or (ctx.pr_number is None and ctx.branch in allowed))
+
+
+def _append(store: Any, verdicts: dict[str, Any], ctx: Any, merged: Path, plan: dict[str, Any] | None,
+            result: AggregateResult) -> bool:
+    from dtf_ci.shard import now_iso
+
+    meta = {"run-id": verdicts["run-id"] or now_iso(), "created-at": now_iso(), "sha": ctx.sha,
+            "ref": ctx.ref, "branch": ctx.branch, "event": ctx.event, "provider": ctx.provider,
+            "suite-sha256": (plan or {}).get("suite-sha256", ""), "counts": verdicts["counts"],
+            "overall": verdicts["overall"]}
+    try:
+        store.append(meta, merged)
+    except FatalError as exc:
+        result.notes.append(f"history not appended: {exc}")
+        log.error(result.notes[-1])
+        return False
+    return True
+
+
+def _publish(provider: Any, ctx: Any, verdicts: dict[str, Any], report_dir: Path, result: AggregateResult) -> None:
+    from dtf_ci.providers import PublishRequest
+    from dtf_ci.report import render_comment, render_summary
+
+    counts = verdicts["counts"]
+    bad = counts["failed"] + counts["regression"]
+    state = "failure" if bad else "success"
+    parts = [f"{counts[v]} {v}" for v in ORDER if counts.get(v)]
+    request = PublishRequest(
+        comment_markdown=render_comment(verdicts), summary_markdown=render_summary(verdicts),
+        state=state, description=(", ".join(parts) or "no series")[:140], overall=verdicts["overall"],
+        report_dir=str(report_dir),
+    )
+    token = os.environ.get("DTF_GITHUB_TOKEN") or os.environ.get("GITHUB_TOKEN")
+    try:
+        published = provider.publish(ctx, request, token=token)
+    except FatalError as exc:
+        result.notes.append(f"could not publish the report: {exc}")
+        log.error(result.notes[-1])
+        return
+    result.notes.extend(published.notes)
+
+
+def policy_exit(verdicts: dict[str, Any], fail_on: str) -> int:
+    counts = verdicts["counts"]
+    if fail_on == "never":
+        return 0
+    if counts.get("failed"):
+        return 1
+    if fail_on == "regression" and counts.get("regression"):
+        return 1
+    return 0
+
+
+def print_summary(verdicts: dict[str, Any], report_dir: Path) -> None:
+    """The terminal's summary table (rich), worst first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from dtf_ci.report_text import change_text, format_value
+
+    console = Console(stderr=True)
+    table = Table(title=f"dtf · {verdicts['overall']}", title_justify="left", show_lines=False)
+    for col in ("verdict", "task", "metric", "target", "baseline", "current", "change"):
+        table.add_column(col, justify="right" if col in ("baseline", "current", "change") else "left")
+    styles = {"regression": "bold red", "failed": "bold red", "missing": "yellow",
+              "inconclusive": "yellow", "improvement": "green", "new": "cyan", "unchanged": "dim"}
+    rows = verdicts["series"]
+    shown = [r for r in rows if r["verdict"] != "unchanged"][:40]
+    unchanged = sum(1 for r in rows if r["verdict"] == "unchanged")
+    shown += [r for r in rows if r["verdict"] == "unchanged"][: max(0, 20 - len(shown))]
+    for r in shown:
+        table.add_row(f"[{styles.get(r['verdict'], '')}]{r['verdict']}[/]", r["task"], r["metric"] or "—",
+                      r["target"], format_value(r.get("baseline_median"), r["unit"]),
+                      format_value(r.get("current_median"), r["unit"]), change_text(r) or r.get("reason", "")[:60])
+    console.print(table)
+    hidden = len(rows) - len(shown)
+    if hidden:
+        console.print(f"… and {hidden} more series ({unchanged} unchanged in all)")
+    counts = ", ".join(f"{n} {v}" for v, n in verdicts["counts"].items() if n)
+    console.print(f"{len(rows)} series: {counts or 'none'} · report: {report_dir / 'report.md'} · dashboard: {report_dir / 'index.html'}")
+
+
+def run_aggregate_command(args: Any) -> int:
+    plan = None
+    if args.plan:
+        from dtf_ci.plan import load_plan
+
+        plan = load_plan(args.plan)
+    report_dir = Path(args.report_dir)
+    with log.group("dtf aggregate"):
+        result = aggregate(Path(args.shards), report_dir, plan=plan, history_spec=args.history,
+                           fdr=args.fdr, append=args.append_history, post=args.post)
+    print_summary(result.verdicts, report_dir)
+    for note in result.notes:
+        log.info(f"note: {note}")
+    log.set_output("verdict", result.verdicts["overall"])
+    log.set_output("report-dir", str(report_dir))
+    code = policy_exit(result.verdicts, args.fail_on)
+    if code:
+        c = result.verdicts["counts"]
+        raise PolicyFailure(f"policy --fail-on {args.fail_on} failed: {c['regression']} regression(s), {c['failed']} failed series")
+    return 0
