@@ -194,32 +194,39 @@ def policy_exit(verdicts: dict[str, Any], fail_on: str) -> int:
 
 
 def print_summary(verdicts: dict[str, Any], report_dir: Path) -> None:
-    """The terminal's summary table (rich), worst first."""
+    """The terminal's summary table (rich): what changed first, the rest counted in one line."""
     from rich.console import Console
     from rich.table import Table
 
     from dtf_ci.report_text import change_text, format_value
 
     console = Console(stderr=True)
-    table = Table(title=f"dtf · {verdicts['overall']}", title_justify="left", show_lines=False)
+    if not console.is_terminal:
+        console.width = max(console.width, 110)
+    table = Table(title=f"dtf · {verdicts['overall']}", title_justify="left")
     for col in ("verdict", "task", "metric", "target", "baseline", "current", "change"):
-        table.add_column(col, justify="right" if col in ("baseline", "current", "change") else "left")
+        right = col in ("baseline", "current", "change")
+        table.add_column(col, justify="right" if right else "left", no_wrap=col != "metric",
+                         overflow="fold" if col == "metric" else "ellipsis")
     styles = {"regression": "bold red", "failed": "bold red", "missing": "yellow",
               "inconclusive": "yellow", "improvement": "green", "new": "cyan", "unchanged": "dim"}
     rows = verdicts["series"]
-    shown = [r for r in rows if r["verdict"] != "unchanged"][:40]
-    unchanged = sum(1 for r in rows if r["verdict"] == "unchanged")
-    shown += [r for r in rows if r["verdict"] == "unchanged"][: max(0, 20 - len(shown))]
+    loud = [r for r in rows if r["verdict"] in ("regression", "failed", "missing", "improvement")]
+    quiet = [r for r in rows if r not in loud]
+    shown = loud[:40] + (quiet if len(rows) <= 12 else [])
     for r in shown:
+        change = change_text(r) if r["verdict"] not in ("new",) else ""
         table.add_row(f"[{styles.get(r['verdict'], '')}]{r['verdict']}[/]", r["task"], r["metric"] or "—",
                       r["target"], format_value(r.get("baseline_median"), r["unit"]),
-                      format_value(r.get("current_median"), r["unit"]), change_text(r) or r.get("reason", "")[:60])
-    console.print(table)
-    hidden = len(rows) - len(shown)
-    if hidden:
-        console.print(f"… and {hidden} more series ({unchanged} unchanged in all)")
+                      format_value(r.get("current_median"), r["unit"]), change or "—")
+    if shown:
+        console.print(table)
+    for r in loud:
+        if r["verdict"] in ("failed", "missing") and r.get("reason"):
+            console.print(f"  [bold]{r['task']}@{r['target']}[/]: {r['reason']}")
     counts = ", ".join(f"{n} {v}" for v, n in verdicts["counts"].items() if n)
-    console.print(f"{len(rows)} series: {counts or 'none'} · report: {report_dir / 'report.md'} · dashboard: {report_dir / 'index.html'}")
+    console.print(f"{len(rows)} series: {counts or 'none'}")
+    console.print(f"report: {report_dir / 'report.md'} · dashboard: {report_dir / 'index.html'}")
 
 
 def run_aggregate_command(args: Any) -> int:
