@@ -1,0 +1,449 @@
+"""Turn raw ``verdicts.json`` values into the words and numbers a person reads.
+
+``report.py`` renders templates; this module decides what goes in them: units scaled so a
+reader never counts zeros (``420 ns``, not ``4.2e-07 s``), changes as signed percents with
+their interval, markdown that survives task names with ``|`` or backticks, and one view
+model that tolerates a partial or older ``verdicts.json`` (a report must never fail because
+a key is missing). Nothing here imports more than the standard library.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+VERDICT_ORDER = (
+    "failed",
+    "regression",
+    "missing",
+    "inconclusive",
+    "improvement",
+    "new",
+    "unchanged",
+)
+"""Worst first: ``overall`` is the first of these that is present (file-formats.md)."""
+
+VERDICT_ICON = {
+    "failed": "❌",
+    "regression": "🔴",
+    "missing": "🟠",
+    "inconclusive": "🟡",
+    "improvement": "🟢",
+    "new": "🆕",
+    "unchanged": "⚪",
+}
+HEADLINE_ICON = {"failed": "🔴", "regression": "🔴", "missing": "🟡", "inconclusive": "🟡"}
+
+_TIME_UNITS = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+_TIME_STEPS = ((1e-9, "ns"), (1e-6, "µs"), (1e-3, "ms"), (1.0, "s"))
+_BYTE_UNITS = {"b": 1.0, "bytes": 1.0, "kb": 1e3, "mb": 1e6, "gb": 1e9}
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|#!~])")
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 regression`` / ``2 regressions``: headlines read as sentences."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def md(text: Any, limit: int = 300) -> str:
+    """Escape text for a markdown table cell: one line, no accidental code, links or columns."""
+    s = " ".join(str("" if text is None else text).split())
+    if len(s) > limit:
+        s = s[: limit - 1] + "…"
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", s)
+
+
+def _num(x: Any) -> float | None:
+    """A finite float or None: JSON from other tools may carry null, strings or NaN."""
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def sig(x: float, digits: int = 3) -> str:
+    """Three significant digits without scientific notation for everyday magnitudes."""
+    if x == 0:
+        return "0"
+    mag = math.floor(math.log10(abs(x)))
+    decimals = max(0, digits - 1 - mag)
+    return f"{x:,.{decimals}f}" if abs(x) < 1e15 else f"{x:.{digits - 1}e}"
+
+
+def unit_scale(unit: str, values: list[float]) -> tuple[float, str]:
+    """Pick one divisor and unit label for a set of values (a chart axis, a table row).
+
+    Times are rescaled to ns/µs/ms/s, bytes to kB/MB/GB, rates (``ops/s``) to k/M/G, so a
+    baseline and a current value of the same series always share one unit.
+    """
+    u = (unit or "").strip()
+    finite = [abs(v) for v in values if v is not None and math.isfinite(v) and v != 0]
+    ref = min(finite) if finite else 0.0
+    low = u.lower()
+    if low in _TIME_UNITS or u in _TIME_UNITS:
+        base = _TIME_UNITS.get(u, _TIME_UNITS.get(low, 1.0))
+        if not ref:
+            return 1.0, u
+        seconds = ref * base
+        if seconds >= 120 and base == 1.0:
+            return 1.0, "s"
+        for step, label in reversed(_TIME_STEPS):
+            if seconds >= step * 0.9995:
+                return step / base, label
+        return 1e-9 / base, "ns"
+    if low in _BYTE_UNITS:
+        base = _BYTE_UNITS[low]
+        for step, label in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB")):
+            if ref * base >= step:
+                return step / base, label
+        return 1.0 / base if base != 1.0 else 1.0, "B"
+    if ref >= 1e4:
+        for step, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+            if ref >= step:
+                return step, f"{prefix} {u}".strip() if "/" in u or not u else f"{prefix}{u}"
+    return 1.0, u
+
+
+def fmt_value(x: Any, unit: str, scale: tuple[float, str] | None = None) -> str:
+    """One measured value with a human unit: ``12.0 ms``, ``1.85 M tokens/s``."""
+    v = _num(x)
+    if v is None:
+        return "—"
+    div, label = scale or unit_scale(unit, [v])
+    return f"{sig(v / div)} {label}".strip()
+
+
+def fmt_pct(ratio: Any) -> str:
+    """A ratio as a signed percent change: ``1.312`` → ``+31.2%``."""
+    r = _num(ratio)
+    if r is None:
+        return "—"
+    pct = (r - 1.0) * 100.0
+    if abs(pct) < 0.05:
+        return "±0.0%"
+    text = f"{abs(pct):.1f}" if abs(pct) < 100 else f"{abs(pct):,.0f}"
+    return ("+" if pct > 0 else "−") + text + "%"
+
+
+def fmt_ci(low: Any, high: Any) -> str:
+    """The interval of the change, in the same signed percent words."""
+    lo, hi = _num(low), _num(high)
+    if lo is None or hi is None:
+        return ""
+    return f"{fmt_pct(lo)} … {fmt_pct(hi)}"
+
+
+def fmt_p(p: Any) -> str:
+    """p-values the way papers print them: ``<0.001`` rather than ``8e-05``."""
+    v = _num(p)
+    if v is None:
+        return "—"
+    if v < 0.001:
+        return "<0.001"
+    return f"{v:.3f}" if v < 0.1 else f"{v:.2f}"
+
+
+def fmt_seconds(x: Any) -> str:
+    """Wall time of a unit: ``3.2 s``, ``4 min 12 s``."""
+    v = _num(x)
+    if v is None:
+        return "—"
+    if v < 60:
+        return fmt_value(v, "s")
+    m, s = divmod(int(round(v)), 60)
+    return f"{m} min {s:02d} s" if m < 60 else f"{m // 60} h {m % 60:02d} min"
+
+
+def metric_change(s: dict[str, Any]) -> tuple[float | None, float | None, float | None]:
+    """The change of the metric itself (current / baseline) with its interval.
+
+    ``verdicts.json`` calls its ratio direction-aware; a throughput metric may carry
+    baseline/current instead of current/baseline. The medians settle which: the ratio closer
+    to ``current/baseline`` in log space is kept, otherwise ratio and interval are inverted.
+    A reader then sees "ops/s −12%" for a slower throughput, which is what the metric did.
+    """
+    ratio, lo, hi = _num(s.get("ratio")), _num(s.get("ci_low")), _num(s.get("ci_high"))
+    base, cur = _num(s.get("baseline_median")), _num(s.get("current_median"))
+    if ratio is None and base and cur is not None:
+        ratio = cur / base
+    if ratio is None or ratio <= 0:
+        return ratio, lo, hi
+    if base and cur and base > 0 and cur > 0:
+        raw = math.log(cur / base)
+        if abs(raw - math.log(ratio)) > abs(raw + math.log(ratio)) + 1e-12:
+            inv = [1.0 / x if x else None for x in (hi, lo)]
+            return 1.0 / ratio, inv[0], inv[1]
+    return ratio, lo, hi
+
+
+def _text(v: Any) -> str:
+    return "" if v is None else str(v)
+
+
+def _host_name(d: dict[str, Any]) -> str:
+    return _text(d.get("hostname") or d.get("host") or d.get("host_id") or d.get("host-id") or "?")
+
+
+def drift_line(d: Any) -> str:
+    """One drift finding as a sentence: "machine problem on host X (target Y): 38 of 40 ...".
+
+    Reads the aggregate's shape (``hostname``, ``target``, ``factor``, ``series_count``,
+    ``share``, ``series``) and tolerates older spellings (``affected``/``total``/``ratio``).
+    """
+    if not isinstance(d, dict):
+        return _text(d)
+    words = f"machine problem on host {_host_name(d)}"
+    if d.get("target"):
+        words += f" (target {d['target']})"
+    moved = d.get("affected", d.get("series"))
+    moved = len(moved) if isinstance(moved, list) else _num(moved)
+    total = _num(d.get("series_count", d.get("total")))
+    share = _num(d.get("share"))
+    if moved is None and share is not None and total:
+        moved = round(share * total)
+    factor = _num(d.get("factor", d.get("ratio")))
+    detail = []
+    if moved is not None:
+        detail.append(
+            f"{moved:g} of {total:g} series" if total else plural(int(moved), "series", "series")
+        )
+    if factor is not None:
+        detail.append(f"×{factor:.2f} together")
+    if detail:
+        return words + ": " + " ".join(detail)
+    return words + (": " + _text(d["reason"]) if d.get("reason") else "")
+
+
+def _series_row(s: dict[str, Any]) -> dict[str, Any]:
+    """A series with everything the templates and the dashboard show, computed once."""
+    ratio, lo, hi = metric_change(s)
+    unit = _text(s.get("unit"))
+    cur_vals = [v for v in (_num(x) for x in s.get("current_values") or []) if v is not None]
+    hist: list[dict[str, Any]] = []
+    medians: list[float] = []
+    for h in s.get("history") or []:
+        median = _num(h.get("median")) if isinstance(h, dict) else None
+        if median is not None:
+            hist.append({"run": _text(h.get("run-id", h.get("run_id", ""))), "median": median})
+            medians.append(median)
+    base, cur = _num(s.get("baseline_median")), _num(s.get("current_median"))
+    scale = unit_scale(unit, [v for v in (base, cur) if v is not None] or cur_vals or medians)
+    verdict = _text(s.get("verdict")) or "inconclusive"
+    return {
+        "task": _text(s.get("task")),
+        "metric": _text(s.get("metric")),
+        "target": _text(s.get("target")),
+        "unit": unit,
+        "verdict": verdict,
+        "icon": VERDICT_ICON.get(verdict, "•"),
+        "direction": _text(s.get("direction")) or "lower",
+        "change": ratio,
+        "change_text": fmt_pct(ratio),
+        "ci_text": fmt_ci(lo, hi),
+        "p_text": fmt_p(s.get("p_value")),
+        "p_value": _num(s.get("p_value")),
+        "baseline_text": fmt_value(base, unit, scale),
+        "current_text": fmt_value(cur, unit, scale),
+        "baseline": base,
+        "current": cur,
+        "baseline_n": _num(s.get("baseline_n")),
+        "current_n": _num(s.get("current_n")),
+        "reason": _text(s.get("reason")),
+        "scale": [scale[0], scale[1]],
+        "history": hist,
+        "current_values": cur_vals,
+    }
+
+
+def _severity(row: dict[str, Any]) -> float:
+    """How far from no change, in log space, so −20% and +25% rank alike."""
+    c = row["change"]
+    return abs(math.log(c)) if c and c > 0 else 0.0
+
+
+def _targets_phrase(rows: list[dict[str, Any]]) -> str:
+    names = sorted({r["target"] for r in rows if r["target"]})
+    return " on " + ", ".join(names) if names else ""
+
+
+def _bad_units(
+    verdicts: dict[str, Any], by: dict[str, list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Units that failed, were skipped or are missing: failed first, each with its reason."""
+    units = verdicts.get("units")
+    out = [
+        {
+            "unit": _text(u.get("unit")),
+            "status": _text(u.get("status")),
+            "category": _text(u.get("error_category")),
+            "reason": _text(u.get("reason")),
+            "wall_text": fmt_seconds(u.get("wall_s")),
+            "output_tail": _text(u.get("output_tail")),
+        }
+        for u in (units if isinstance(units, list) else [])
+        if isinstance(u, dict) and u.get("status") in ("failed", "skipped", "missing")
+    ]
+    known = {u["unit"] for u in out}
+    for r in by["failed"] + by["missing"]:  # a series whose unit is not listed still gets a row
+        name = f"{r['task']}@{r['target']}"
+        if name not in known:
+            known.add(name)
+            out.append(
+                {
+                    "unit": name,
+                    "status": r["verdict"],
+                    "category": "",
+                    "reason": r["reason"],
+                    "wall_text": "—",
+                }
+            )
+    rank = {"failed": 0, "missing": 1, "skipped": 2}
+    return sorted(out, key=lambda u: (rank.get(u["status"], 3), u["unit"]))
+
+
+def _unit_targets(units: list[dict[str, Any]], status: str | None = None) -> set[str]:
+    return {
+        u["unit"].rpartition("@")[2]
+        for u in units
+        if "@" in u["unit"] and status in (None, u["status"])
+    }
+
+
+def _headline(
+    by: dict[str, list[dict[str, Any]]],
+    bad: list[dict[str, Any]],
+    drift: list[Any],
+    targets: list[str],
+) -> tuple[list[str], list[str]]:
+    """The headline's parts and the "also" line.
+
+    The headline answers "slower? where? how sure?" (failures, regressions with the worst
+    change, missing units, machine problems); counts that do not change the answer
+    (inconclusive, new, improvements next to a regression) go on the line below.
+    """
+    n_failed = sum(1 for u in bad if u["status"] == "failed") or len(by["failed"])
+    n_missing = sum(1 for u in bad if u["status"] == "missing") or len(by["missing"])
+    parts: list[str] = []
+    also: list[str] = []
+    if n_failed:
+        where = sorted(_unit_targets(bad, "failed"))
+        parts.append(
+            plural(n_failed, "unit") + " failed" + (" on " + ", ".join(where) if where else "")
+        )
+    if by["regression"]:
+        worst = by["regression"][0]
+        parts.append(
+            plural(len(by["regression"]), "regression")
+            + _targets_phrase(by["regression"])
+            + (f" (worst {worst['change_text']})" if worst["change"] else "")
+        )
+    if n_missing:
+        parts.append(plural(n_missing, "unit") + " missing")
+    if drift:
+        hosts = [_host_name(d) for d in drift if isinstance(d, dict)]
+        parts.append("⚠️ machine problem" + (" on " + ", ".join(hosts) if hosts else ""))
+    n_series = sum(len(rows) for rows in by.values())
+    if parts:
+        parts.append(f"{plural(len(by['unchanged']), 'series', 'series')} unchanged")
+        if by["improvement"]:
+            also.append(plural(len(by["improvement"]), "improvement"))
+    else:
+        parts.append(
+            f"No regressions in {plural(n_series, 'series', 'series')} on {plural(len(targets), 'target')}"
+        )
+        if by["improvement"]:
+            parts.append(plural(len(by["improvement"]), "improvement"))
+    if by["inconclusive"]:
+        also.append(f"{len(by['inconclusive'])} inconclusive")
+    if by["new"]:
+        also.append(plural(len(by["new"]), "new series", "new series"))
+    return parts, also
+
+
+def build_view(
+    verdicts: dict[str, Any], title: str = "dtf", run_url: str | None = None
+) -> dict[str, Any]:
+    """Everything the templates need, from a possibly partial ``verdicts.json`` dict."""
+    verdicts = verdicts if isinstance(verdicts, dict) else {}
+    raw = verdicts.get("series")
+    rows = [_series_row(s) for s in (raw if isinstance(raw, list) else []) if isinstance(s, dict)]
+    by: dict[str, list[dict[str, Any]]] = {v: [] for v in VERDICT_ORDER}
+    for r in rows:
+        by.setdefault(r["verdict"], []).append(r)
+    for v in ("regression", "improvement", "inconclusive"):
+        by[v].sort(key=lambda r: (-_severity(r), r["task"], r["metric"], r["target"]))
+    for v in ("unchanged", "new", "missing", "failed"):
+        by[v].sort(key=lambda r: (r["task"], r["metric"], r["target"]))
+    counts = {v: len(by[v]) for v in VERDICT_ORDER}
+    bad = _bad_units(verdicts, by)
+    shards: dict[str, Any] = verdicts["shards"] if isinstance(verdicts.get("shards"), dict) else {}
+    rejected = [
+        {"shard": _text(r.get("shard")), "reason": _text(r.get("reason"))}
+        if isinstance(r, dict)
+        else {"shard": _text(r), "reason": ""}
+        for r in shards.get("rejected") or []
+    ]
+    drift_raw: list[Any] = verdicts["drift"] if isinstance(verdicts.get("drift"), list) else []
+    targets = sorted({r["target"] for r in rows if r["target"]} | _unit_targets(bad))
+    overall = _text(verdicts.get("overall")) or next(
+        (v for v in VERDICT_ORDER if counts[v]), "unchanged"
+    )
+    tested = verdicts.get("tested")
+    if not isinstance(tested, int):
+        tested = sum(counts[v] for v in ("regression", "improvement", "unchanged", "inconclusive"))
+    fdr = _num(verdicts.get("fdr"))
+    parts, also = _headline(by, bad, drift_raw, targets)
+    state = "failed" if any(u["status"] == "failed" for u in bad) else overall
+    sha = _text(verdicts.get("sha"))
+    notes = (
+        [_text(n) for n in verdicts.get("notes") or [] if n]
+        if isinstance(verdicts.get("notes"), list)
+        else []
+    )
+    for u in verdicts.get("unschedulable") or []:
+        if isinstance(u, dict):
+            why = u.get("reasons")
+            why = (
+                "; ".join(f"{k}: {v}" for k, v in why.items())
+                if isinstance(why, dict)
+                else _text(why)
+            )
+            notes.append(
+                f"task {_text(u.get('task'))} runs on no target" + (f" ({why})" if why else "")
+            )
+    notes = [n[:1].upper() + n[1:] + ("" if n.rstrip()[-1:] in ".!?)" else ".") for n in notes]
+    url = run_url or verdicts.get("run-url") or None
+    return {
+        "title": title,
+        "run_url": _text(url) if url else None,
+        "notes": notes,
+        "headline": HEADLINE_ICON.get(state, "🟢") + " " + " · ".join(parts),
+        "headline_plain": " · ".join(p.replace("⚠️ ", "") for p in parts),
+        "also": also,
+        "state": {
+            "failed": "bad",
+            "regression": "bad",
+            "missing": "warn",
+            "inconclusive": "warn",
+        }.get(state, "good"),
+        "overall": overall,
+        "run_id": _text(verdicts.get("run-id")),
+        "sha": sha,
+        "short_sha": sha[:7],
+        "ref": _text(verdicts.get("ref")),
+        "counts": counts,
+        "fdr_note": f"{plural(tested, 'series', 'series')} tested"
+        + (f", false discovery rate {fdr * 100:g}%" if fdr is not None else ""),
+        "targets": targets,
+        "changed": by["regression"] + by["improvement"],
+        "by": by,
+        "rows": rows,
+        "bad_units": bad,
+        "rejected": rejected,
+        "absent": [_text(a) for a in shards.get("absent") or []],
+        "drift": [drift_line(d) for d in drift_raw],
+        "accepted": [_text(a) for a in shards.get("accepted") or []],
+    }
