@@ -84,8 +84,7 @@ class Suite:
                 deps.extend(t.id for t in self.tasks.values() if t.group == name and t.id != task_id)
             else:
                 deps.append(dep)
-        seen: set[str] = set()
-        return tuple(d for d in deps if not (d in seen or seen.add(d)))
+        return tuple(dict.fromkeys(deps))
 
 
 @dataclass(frozen=True)
