@@ -282,16 +282,9 @@ def execute_shard(plan: dict[str, Any], shard_id: str, out_dir: Path, *, artifac
 
 
 def _load_plan(path: str) -> dict[str, Any]:
-    try:
-        from dtf_ci.plan import load_plan
-    except ImportError:  # pragma: no cover - plan module always ships
-        load_plan = None
-    if load_plan is not None:
-        return load_plan(path)
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise PlanError(f"{path}: cannot read the plan ({exc})") from None
+    from dtf_ci.plan import load_plan
+
+    return load_plan(path)
 
 
 def run_shard_command(args: Any) -> int:

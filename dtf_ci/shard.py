@@ -87,6 +87,11 @@ def _bulk_insert(con: Any, table: str, rows: Sequence[Sequence[Any]], tmp_dir: P
 _NULL = "\\N"  # CSV spelling of NULL, so that empty strings stay empty strings
 
 
+def _count(con: Any, table: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
+
+
 def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
@@ -133,7 +138,7 @@ def write_shard(
         _bulk_insert(con, "hosts", list(hosts), out_dir)
         _bulk_insert(con, "units", list(units), out_dir)
         _bulk_insert(con, "samples", list(samples), out_dir)
-        rows = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+        rows = {t: _count(con, t) for t in TABLES}
         con.execute("CHECKPOINT")
     finally:
         con.close()
@@ -190,7 +195,7 @@ def verify_shard(manifest_path: Path) -> VerifiedShard:
         rows = {}
         for table in TABLES:
             try:
-                rows[table] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                rows[table] = _count(con, table)
             except duckdb.Error:
                 raise ShardError(f"shard {shard_id}: {db.name} has no table {table}") from None
         schema = con.execute("SELECT value FROM dtf_meta WHERE key = 'schema'").fetchone()

@@ -80,7 +80,7 @@ def _line(mapping: Any, key: str | None = None) -> int | None:
     return None
 
 
-def _check_keys(m: _Map, allowed: tuple[str, ...], place: str, problems: _Problems) -> None:
+def _check_keys(m: dict[Any, Any], allowed: tuple[str, ...], place: str, problems: _Problems) -> None:
     for key in m:
         if str(key) not in allowed:
             hint = did_you_mean(str(key), allowed) or f" (known keys: {', '.join(allowed)})"
@@ -189,7 +189,7 @@ def _parse_targets(raw: Any, problems: _Problems, line: int | None) -> dict[str,
     return targets
 
 
-def _parse_common(raw: _Map, place: str, problems: _Problems, base: Defaults) -> Defaults:
+def _parse_common(raw: dict[Any, Any], place: str, problems: _Problems, base: Defaults) -> Defaults:
     """The settings shared by ``defaults`` and each task, layered over ``base``."""
     values = {
         "repeat": base.repeat, "timeout_s": base.timeout_s, "retries": base.retries,
