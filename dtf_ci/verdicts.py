@@ -46,7 +46,7 @@ def read_run(merged_db: str) -> RunData:
         cols = ["unit", "task", "target", "host_id", "status", "error_category", "reason",
                 "attempts", "repeat", "wall_s", "cpu_s", "peak_rss_mb", "exit_code", "output_tail", "shard_id"]
         for row in con.execute(f"SELECT {', '.join(cols)} FROM units ORDER BY unit").fetchall():
-            data.units.append(dict(zip(cols, row)))
+            data.units.append(dict(zip(cols, row, strict=True)))
         for host_id, hostname, target in con.execute("SELECT host_id, hostname, target FROM hosts").fetchall():
             data.hosts[host_id] = {"hostname": hostname, "target": target}
     finally:
@@ -105,7 +105,7 @@ def decide(
             noises=[n for *_, n in to_compare],
             fdr=fdr,
         )
-        for (row, *_), comp in zip(to_compare, comparisons):
+        for (row, *_), comp in zip(to_compare, comparisons, strict=True):
             row.update(verdict=comp.verdict, ratio=_num(comp.ratio), ci_low=_num(comp.ci_low),
                        ci_high=_num(comp.ci_high), p_value=_num(comp.p_value))
             for extra in ("q_value", "effective_threshold"):
