@@ -129,7 +129,9 @@ def _unit_row(u: dict[str, Any]) -> dict[str, Any]:
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str) + "\n", encoding="utf-8")
+    # Indented JSON forces Python's slow encoder; big runs get the compact, C-encoded form.
+    indent = 1 if len(data.get("series", ())) <= 2000 else None
+    tmp.write_text(json.dumps(data, indent=indent, default=str) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -212,7 +214,8 @@ def print_summary(verdicts: dict[str, Any], report_dir: Path) -> None:
               "inconclusive": "yellow", "improvement": "green", "new": "cyan", "unchanged": "dim"}
     rows = verdicts["series"]
     loud = [r for r in rows if r["verdict"] in ("regression", "failed", "missing", "improvement")]
-    quiet = [r for r in rows if r not in loud]
+    loud_ids = {id(r) for r in loud}
+    quiet = [r for r in rows if id(r) not in loud_ids]
     shown = loud[:40] + (quiet if len(rows) <= 12 else [])
     for r in shown:
         change = change_text(r) if r["verdict"] not in ("new",) else ""

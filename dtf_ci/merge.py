@@ -13,7 +13,7 @@ from typing import Any
 
 from dtf_ci import log
 from dtf_ci.errors import ShardError
-from dtf_ci.shard import TABLES, VerifiedShard, create_tables, verify_shard
+from dtf_ci.shard import TABLES, VerifiedShard, attach, check_manifest, check_tables, create_tables
 
 
 @dataclass
@@ -37,52 +37,30 @@ def discover(shards_dir: Path) -> tuple[list[Path], list[Path]]:
 
 
 def merge_shards(shards_dir: Path, merged_path: Path, plan: dict[str, Any] | None = None) -> MergeResult:
+    """Verify every shard on one connection (attached read-only), then merge in one pass per table."""
     import duckdb
 
     result = MergeResult(merged=merged_path)
     manifests, strays = discover(shards_dir)
     for stray in strays:
         result.rejected.append({"shard": stray.stem, "reason": f"{stray} has no manifest (incomplete upload, or not written by dtf run)"})
-    seen: dict[str, Path] = {}
-    for manifest in manifests:
-        try:
-            shard = verify_shard(manifest)
-        except ShardError as exc:
-            name = manifest.name.removesuffix(".manifest.json")
-            result.rejected.append({"shard": name, "reason": str(exc)})
-            log.warning(f"rejected shard {name}: {exc}")
-            continue
-        if shard.shard_id in seen:
-            reason = (f"two shards with id {shard.shard_id}: {seen[shard.shard_id]} and {manifest}; "
-                      "kept the first (a re-run job uploaded twice, or two plans were mixed)")
-            result.rejected.append({"shard": shard.shard_id, "reason": reason})
-            log.warning(reason)
-            continue
-        if plan is not None and plan.get("run-id") and shard.run_id and shard.run_id != plan["run-id"]:
-            reason = f"shard {shard.shard_id} belongs to run {shard.run_id}, not to this plan's run {plan['run-id']}"
-            result.rejected.append({"shard": shard.shard_id, "reason": reason})
-            log.warning(reason)
-            continue
-        seen[shard.shard_id] = manifest
-        result.accepted.append(shard)
-        if shard.run_id and shard.run_id not in result.run_ids:
-            result.run_ids.append(shard.run_id)
-    if plan is not None:
-        names = {s.shard_id for s in result.accepted} | {r["shard"] for r in result.rejected}
-        result.absent = [s["id"] for s in plan.get("shards", []) if s["id"] not in names]
     merged_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = merged_path.with_name(f".{merged_path.name}.tmp")
     tmp.unlink(missing_ok=True)
     con = duckdb.connect(str(tmp))
     try:
         create_tables(con)
-        for i, shard in enumerate(result.accepted):
-            alias = f"s{i}"
-            con.execute(f"ATTACH '{str(shard.db).replace(chr(39), chr(39) * 2)}' AS {alias} (READ_ONLY)")
-            for table in TABLES:
-                if table == "dtf_meta":
-                    continue
-                con.execute(f"INSERT INTO {table} SELECT * FROM {alias}.{table}")
+        aliases = _verify_all(con, manifests, plan, result)
+        if plan is not None:
+            names = {s.shard_id for s in result.accepted} | {r["shard"] for r in result.rejected}
+            result.absent = [s["id"] for s in plan.get("shards", []) if s["id"] not in names]
+        for table in TABLES:
+            if table == "dtf_meta" or not aliases:
+                continue
+            for start in range(0, len(aliases), 64):  # bounded statement size
+                union = " UNION ALL ".join(f"SELECT * FROM {a}.{table}" for a in aliases[start:start + 64])
+                con.execute(f"INSERT INTO {table} {union}")
+        for alias in aliases:
             con.execute(f"DETACH {alias}")
         meta = [("schema", "dtf.merged/1"), ("shards", ",".join(s.shard_id for s in result.accepted)),
                 ("run-id", ",".join(result.run_ids))]
@@ -92,3 +70,35 @@ def merge_shards(shards_dir: Path, merged_path: Path, plan: dict[str, Any] | Non
         con.close()
     os.replace(tmp, merged_path)
     return result
+
+
+def _verify_all(con: Any, manifests: list[Path], plan: dict[str, Any] | None, result: MergeResult) -> list[str]:
+    seen: dict[str, Path] = {}
+    aliases: list[str] = []
+    for i, manifest_path in enumerate(manifests):
+        name = manifest_path.name.removesuffix(".manifest.json")
+        alias = f"s{i}"
+        attached = False
+        try:
+            manifest, shard_id, db = check_manifest(manifest_path)
+            if shard_id in seen:
+                raise ShardError(f"two shards with id {shard_id}: {seen[shard_id]} and {manifest_path}; "
+                                 "kept the first (a re-run job uploaded twice, or two plans were mixed)")
+            run_id = str(manifest.get("run-id", ""))
+            if plan is not None and plan.get("run-id") and run_id and run_id != plan["run-id"]:
+                raise ShardError(f"shard {shard_id} belongs to run {run_id}, not to this plan's run {plan['run-id']}")
+            attach(con, db, alias, shard_id)
+            attached = True
+            rows = check_tables(con, alias, shard_id, db, manifest)
+        except ShardError as exc:
+            if attached:
+                con.execute(f"DETACH {alias}")
+            result.rejected.append({"shard": name, "reason": str(exc)})
+            log.warning(f"rejected shard {name}: {exc}")
+            continue
+        seen[shard_id] = manifest_path
+        aliases.append(alias)
+        result.accepted.append(VerifiedShard(shard_id, run_id, db, manifest_path, rows))
+        if run_id and run_id not in result.run_ids:
+            result.run_ids.append(run_id)
+    return aliases

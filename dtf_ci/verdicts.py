@@ -35,13 +35,13 @@ def read_run(merged_db: str) -> RunData:
     try:
         rows = con.execute(
             """SELECT task, metric, target, any_value(unit), any_value(direction),
-                      list(value ORDER BY repetition), list(DISTINCT host_id)
+                      list(value ORDER BY repetition) FILTER (WHERE isfinite(value)), list(DISTINCT host_id)
                FROM samples GROUP BY task, metric, target ORDER BY task, target, metric"""
         ).fetchall()
         for task, metric, target, unit, direction, values, hosts in rows:
             data.series[(task, metric, target)] = {
                 "unit": unit or "", "direction": direction or "lower",
-                "values": [float(v) for v in values], "hosts": sorted(h for h in hosts if h),
+                "values": list(values or []), "hosts": sorted(h for h in hosts if h),
             }
         cols = ["unit", "task", "target", "host_id", "status", "error_category", "reason",
                 "attempts", "repeat", "wall_s", "cpu_s", "peak_rss_mb", "exit_code", "output_tail", "shard_id"]
@@ -90,13 +90,13 @@ def decide(
         medians = [m for _, m, _ in past]
         start = stats.baseline_window(medians)
         window = past[start:][-BASELINE_RUNS:]
-        baseline = [v for _, _, vals in window for v in _finite(vals)]
+        baseline = [v for _, _, vals in window for v in vals if math.isfinite(v)]
         noise = stats.series_noise([m for _, m, _ in past[start:]])
         row["baseline_n"] = len(baseline)
         row["baseline_median"] = statistics.median(baseline) if baseline else None
         row["baseline_runs"] = len(window)
         row["noise"] = noise
-        to_compare.append((row, baseline, _finite(cur["values"]), row["threshold"], noise))
+        to_compare.append((row, baseline, cur["values"], row["threshold"], noise))
     if to_compare:
         comparisons = stats.compare_many(
             [(b, c) for _, b, c, _, _ in to_compare],
