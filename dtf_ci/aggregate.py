@@ -79,18 +79,27 @@ def aggregate(
     skipped = [dict(u, status="missing") for u in run.units if u["status"] == "skipped"]
     thresholds = {tid: float(t.get("threshold", 0.03)) for tid, t in (plan or {}).get("tasks", {}).items()}
     notes: list[str] = []
-    store, history = None, {}
+    store, history, run_shas = None, {}, {}
     if history_spec:
         from dtf_ci.history import open_history, series_history
 
         try:
             store = open_history(history_spec)
-            history = series_history(store, max_runs=30)
+            # In CI the baseline is the default branch's history; locally, whatever was run here.
+            main = ctx.default_branch if ctx.provider != "local" and ctx.default_branch else None
+            run_shas = {r.run_id: r.sha for r in store.runs() if main is None or r.branch == main}
+            history = series_history(store, max_runs=30, branch=main)
         except HistoryError as exc:
             notes.append(f"history unavailable, every series is compared as new: {exc}")
             log.warning(notes[-1])
             store = None
-    rows, drift = decide(run, history, thresholds=thresholds, missing_units=missing + skipped, fdr=fdr)
+    rows, drift = decide(run, history, thresholds=thresholds, missing_units=missing + skipped, fdr=fdr,
+                         main_line=ctx.on_main_line and ctx.provider != "local", sha=ctx.sha, run_shas=run_shas)
+    landed = [r for r in rows if r.get("landed_in")]
+    if landed:
+        shown = ", ".join(f"{r['task']}/{r['metric']} on {r['target']}" for r in landed[:5])
+        more = f" and {len(landed) - 5} more" if len(landed) > 5 else ""
+        notes.append(f"landed in {ctx.sha[:12]}: {len(landed)} change(s) on the main line: {shown}{more}")
     counts = Counter(r["verdict"] for r in rows)
     run_id = (plan or {}).get("run-id") or (merge.run_ids[0] if merge.run_ids else "")
     units = [_unit_row(u) for u in run.units] + [_unit_row(u) for u in missing]

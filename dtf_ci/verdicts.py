@@ -65,8 +65,17 @@ def decide(
     thresholds: dict[str, float],
     missing_units: list[dict[str, Any]],
     fdr: float = 0.05,
+    main_line: bool = False,
+    sha: str = "",
+    run_shas: dict[str, str] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """All series verdicts (sorted worst first) and drift findings."""
+    """All series verdicts (sorted worst first) and drift findings.
+
+    On the main line a regression or improvement is attributed to this run's commit
+    (``landed_in``); every series whose baseline window starts after a change point in its
+    history names that run (``change_point``), so a reader sees where the level moved.
+    """
+    run_shas = run_shas or {}
     from dtf_ci import stats
 
     unit_status = {(u["task"], u["target"]): u for u in run.units}
@@ -96,6 +105,9 @@ def decide(
         row["baseline_median"] = statistics.median(baseline) if baseline else None
         row["baseline_runs"] = len(window)
         row["noise"] = noise
+        if start > 0:
+            rid = past[start][0]
+            row["change_point"] = {"run-id": rid, "sha": run_shas.get(rid, ""), "runs-ago": len(past) - start}
         to_compare.append((row, baseline, cur["values"], row["threshold"], noise))
     if to_compare:
         comparisons = stats.compare_many(
@@ -104,13 +116,17 @@ def decide(
             thresholds=[t for *_, t, _ in to_compare],
             noises=[n for *_, n in to_compare],
             fdr=fdr,
+            on_invalid="inconclusive",
         )
         for (row, *_), comp in zip(to_compare, comparisons, strict=True):
             row.update(verdict=comp.verdict, ratio=_num(comp.ratio), ci_low=_num(comp.ci_low),
-                       ci_high=_num(comp.ci_high), p_value=_num(comp.p_value))
-            for extra in ("q_value", "effective_threshold"):
-                if hasattr(comp, extra):
-                    row[extra] = _num(getattr(comp, extra))
+                       ci_high=_num(comp.ci_high), p_value=_num(comp.p_value),
+                       q_value=_num(comp.q_value), effective_threshold=_num(comp.threshold),
+                       outliers=comp.outliers, reason=comp.reason)
+            if comp.baseline_n:
+                row["baseline_n"], row["current_n"] = comp.baseline_n, comp.current_n
+            if main_line and sha and comp.verdict in ("regression", "improvement"):
+                row["landed_in"] = sha
             out.append(row)
     drift = _drift(out, run)
     out.extend(_missing(run, history, missing_units, thresholds))

@@ -159,3 +159,29 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert main([*args, "--fail-on", "never"]) == 0
     shutil.rmtree(out)
     assert main(args) == 3
+
+
+def test_main_line_regression_lands_in_sha_and_change_point_picks_baseline(tmp_path):
+    history = tmp_path / "history"
+
+    def main_ctx(i):
+        return RunContext(provider="github", sha=f"sha{i:02d}", branch="main", default_branch="main", event="push")
+
+    def one(i, level):
+        out = tmp_path / f"s{i}"
+        shard(out, "local-w1-1", f"r{i:02d}", {("a", "m1"): noisy(level, seed=100 + i)})
+        return aggregate(out, tmp_path / f"rep{i}", history_spec=str(history), context=main_ctx(i))
+
+    for i in range(6):
+        one(i, 1.0)
+    landed = one(6, 1.3)
+    (row,) = landed.verdicts["series"]
+    assert row["verdict"] == "regression" and row["landed_in"] == "sha06"
+    assert any("landed in sha06" in n for n in landed.verdicts["notes"])
+    assert row["reason"]  # the statistics' one-line explanation
+    for i in range(7, 12):
+        later = one(i, 1.3)
+    (row,) = later.verdicts["series"]
+    assert row["verdict"] == "unchanged", {k: row.get(k) for k in ("reason", "change_point", "baseline_median", "noise", "ratio", "baseline_runs")}
+    assert row["change_point"]["sha"] == "sha06"
+    assert row["baseline_median"] == pytest.approx(1.3, rel=0.02)

@@ -1,0 +1,449 @@
+"""Verdicts a team can trust: compare a series' samples with its baseline.
+
+A verdict rests on four numbers, all on the log scale so that "twice as slow" and "half as
+slow" are equally far from "unchanged" and multiplying every value by a constant changes
+nothing:
+
+* the **ratio** current ÷ baseline, estimated by Hodges–Lehmann (the median of all pairwise
+  log ratios): robust to outliers, exact on tiny samples, no random resampling;
+* its **confidence interval** (95 %), the Moses interval that belongs to that estimator (order
+  statistics of the pairwise ratios at the Mann–Whitney critical value);
+* a **p-value** from the Mann–Whitney U test (exact null distribution for small samples
+  without ties, normal approximation with tie correction otherwise);
+* a **material threshold**: the larger of the user's threshold and the series' own noise band
+  from history (:func:`series_noise`).
+
+A change is a regression (or improvement) only when it is both significant and material; a
+change that looks material but is not significant is "inconclusive"; anything inside the
+threshold is "unchanged". Across one run, :func:`compare_many` adds Benjamini–Hochberg
+false-discovery-rate control. Change points and machine drift live in
+:mod:`dtf_ci.changepoints` and :mod:`dtf_ci.drift` and are re-exported here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from statistics import NormalDist
+
+import numpy as np
+
+from dtf_ci.changepoints import baseline_window, change_points, series_noise
+from dtf_ci.drift import DriftFinding, detect_drift
+
+__all__ = [
+    "ALPHA", "CONFIDENCE", "Comparison", "DriftFinding", "baseline_window", "benjamini_hochberg",
+    "bh_adjust", "change_points", "compare", "compare_many", "detect_drift", "series_noise",
+]
+
+#: Raw significance level of a single :func:`compare`. 1 % keeps the false-alarm rate of one
+#: series at or below 1 % whatever the noise shape (the test is exact under no change).
+ALPHA = 0.01
+#: Level of the reported confidence interval.
+CONFIDENCE = 0.95
+#: Largest sample size per side for which the exact Mann–Whitney distribution is used.
+_EXACT_MAX = 50
+#: Pairwise differences held in memory at once by the batch path (elements).
+_CHUNK = 2_000_000
+#: Far outliers: samples beyond this many robust standard deviations from their own side's
+#: median are set aside (a GC pause, a noisy neighbour), when each side has _TRIM_MIN samples.
+_TRIM_Z = 5.0
+_TRIM_MIN = 5
+
+VERDICTS = ("regression", "improvement", "unchanged", "inconclusive")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The verdict of one series and the numbers behind it.
+
+    ``ratio`` is current ÷ baseline whatever the direction (above 1: the metric grew);
+    ``ci_low``/``ci_high`` bound it at 95 %; ``p_value`` is the raw two-sided Mann–Whitney
+    p-value; ``q_value`` the Benjamini–Hochberg adjusted one (only from :func:`compare_many`);
+    ``threshold`` the material threshold that was applied (a fraction, 0.03 = 3 %);
+    ``baseline_n``/``current_n`` the samples used and ``outliers`` the far outliers set aside.
+    """
+
+    verdict: str
+    ratio: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    q_value: float | None = None
+    threshold: float = 0.0
+    baseline_n: int = 0
+    current_n: int = 0
+    outliers: int = 0
+    reason: str = ""
+
+    @property
+    def effective_threshold(self) -> float:
+        """Alias of ``threshold``: max(user threshold, noise band)."""
+        return self.threshold
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_values(values: object, name: str) -> np.ndarray:
+    """Return ``values`` as a 1-D float array, or raise a ValueError that names the problem."""
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: values must be numbers ({exc})") from None
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: expected a flat sequence of numbers, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty: a comparison needs at least one sample per side")
+    bad = ~np.isfinite(arr) | (arr <= 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        v = arr[i]
+        if np.isnan(v):
+            what = "is NaN"
+        elif np.isinf(v):
+            what = "is infinite"
+        elif v < 0:
+            what = f"is negative ({v:g}): times, rates and sizes cannot be negative"
+        else:
+            what = "is 0: a ratio to or from zero is undefined, values must be > 0"
+        raise ValueError(f"{name}[{i}] {what}")
+    return arr
+
+
+def _check_direction(direction: object, name: str = "direction") -> bool:
+    """True when lower is better."""
+    if direction not in ("lower", "higher"):
+        raise ValueError(f"{name} must be 'lower' or 'higher', got {direction!r}")
+    return direction == "lower"
+
+
+def _check_fraction(value: object, name: str, *, allow_none: bool = False) -> float:
+    if value is None and allow_none:
+        return 0.0
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(v) or v < 0:
+        raise ValueError(f"{name} must be a finite fraction >= 0 (0.03 = 3 %), got {value!r}")
+    return v
+
+
+def _set_aside(lb: np.ndarray, lc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Far outliers in rows of log samples: beyond 5 robust SDs of their own side's median.
+
+    Returns keep-masks for ``lb`` (k, n) and ``lc`` (k, m) and the count set aside per row. The
+    scale is the MAD of both sides' residuals pooled, so a shift between the sides does not
+    inflate it. Ordinary noise (normal, skewed, bimodal up to a CV of 10 %) is never that far
+    out; a 20 % GC pause on a 2 %-noise benchmark is, and left in it costs the Mann–Whitney
+    test most of its power (it takes the top rank whatever its side).
+    """
+    kb, kc = np.ones(lb.shape, dtype=bool), np.ones(lc.shape, dtype=bool)
+    if min(lb.shape[1], lc.shape[1]) < _TRIM_MIN:
+        return kb, kc, np.zeros(lb.shape[0], dtype=np.int64)
+    rb = lb - np.median(lb, axis=1, keepdims=True)
+    rc = lc - np.median(lc, axis=1, keepdims=True)
+    scale = 1.4826 * np.median(np.abs(np.concatenate([rb, rc], axis=1)), axis=1, keepdims=True)
+    kb = (np.abs(rb) <= _TRIM_Z * scale) | (scale == 0)
+    kc = (np.abs(rc) <= _TRIM_Z * scale) | (scale == 0)
+    ok = (kb.sum(axis=1) >= 2) & (kc.sum(axis=1) >= 2)
+    kb[~ok], kc[~ok] = True, True
+    return kb, kc, (~kb).sum(axis=1) + (~kc).sum(axis=1)
+
+
+# ------------------------------------------------------------------ Mann–Whitney machinery
+
+
+@lru_cache(maxsize=256)
+def _u_cdf(n: int, m: int) -> np.ndarray:
+    """P(U <= u) for u = 0..n*m under no change, exact (no ties).
+
+    Built from the recursion p(i, j, u) = i/(i+j) p(i-1, j, u-j) + j/(i+j) p(i, j-1, u):
+    only additions of probabilities, so the far tails stay accurate in floating point.
+    """
+    prev = [np.ones(1) for _ in range(m + 1)]  # i = 0: U is 0 for every j
+    for i in range(1, n + 1):
+        cur = [np.ones(1)]  # j = 0: U is 0
+        for j in range(1, m + 1):
+            a = prev[j]  # p(i-1, j): last item from the first sample, adds j
+            b = cur[j - 1]  # p(i, j-1)
+            out = np.zeros(i * j + 1)
+            out[j : j + a.size] += a * (i / (i + j))
+            out[: b.size] += b * (j / (i + j))
+            cur.append(out)
+        prev = cur
+    cdf = np.cumsum(prev[m])
+    cdf.setflags(write=False)
+    return cdf
+
+
+def _ci_rank(n: int, m: int) -> int:
+    """The Moses interval's rank C: CI = [D_(C), D_(nm+1-C)] over sorted pairwise differences."""
+    half = (1.0 - CONFIDENCE) / 2.0
+    if max(n, m) <= _EXACT_MAX:
+        c = int(np.searchsorted(_u_cdf(n, m), half, side="right"))
+    else:
+        sd = math.sqrt(n * m * (n + m + 1) / 12.0)
+        c = int(math.floor(n * m / 2.0 - NormalDist().inv_cdf(1.0 - half) * sd + 0.5))
+    return max(1, min(c, (n * m + 1) // 2))
+
+
+_erfc = np.frompyfunc(math.erfc, 1, 1)
+
+
+def _norm_sf(z: np.ndarray) -> np.ndarray:
+    """Upper tail of the standard normal (no scipy import: ``dtf`` should start fast)."""
+    return 0.5 * _erfc(np.asarray(z, dtype=float) / math.sqrt(2.0)).astype(float)
+
+
+def _tie_term(pooled_sorted: np.ndarray) -> np.ndarray:
+    """Per row, sum over tie groups of (t^3 - t) for the tie-corrected U variance."""
+    k, size = pooled_sorted.shape
+    new_group = np.ones((k, size), dtype=bool)
+    new_group[:, 1:] = pooled_sorted[:, 1:] != pooled_sorted[:, :-1]
+    gid = np.cumsum(new_group, axis=1) - 1 + (np.arange(k) * size)[:, None]
+    counts = np.bincount(gid.ravel(), minlength=k * size).reshape(k, size).astype(float)
+    return (counts**3 - counts).sum(axis=1)
+
+
+def _core(lb: np.ndarray, lc: np.ndarray) -> tuple[np.ndarray, ...]:
+    """HL log ratio, Moses CI bounds and Mann–Whitney p for rows of equal sizes.
+
+    ``lb`` (k, n) and ``lc`` (k, m) are log samples. Everything is vectorized over the k rows:
+    one array of pairwise differences, one partition, no resampling loop.
+    """
+    k, n = lb.shape
+    m = lc.shape[1]
+    nm = n * m
+    diffs = (lc[:, None, :] - lb[:, :, None]).reshape(k, nm)
+    u = (diffs > 0).sum(axis=1) + 0.5 * (diffs == 0).sum(axis=1)
+    c = _ci_rank(n, m)
+    kth = sorted({c - 1, (nm - 1) // 2, nm // 2, nm - c})
+    part = np.partition(diffs, kth, axis=1)
+    hl = 0.5 * (part[:, (nm - 1) // 2] + part[:, nm // 2])
+    lo, hi = part[:, c - 1], part[:, nm - c]
+
+    pooled = np.sort(np.concatenate([lb, lc], axis=1), axis=1)
+    ties = (pooled[:, 1:] == pooled[:, :-1]).any(axis=1)
+    p = np.empty(k)
+    exact = ~ties if max(n, m) <= _EXACT_MAX else np.zeros(k, dtype=bool)
+    if exact.any():
+        cdf = _u_cdf(n, m)
+        ui = np.rint(u[exact]).astype(np.int64)
+        # U is symmetric about nm/2: the two-sided p is twice the nearer tail, and swapping
+        # the samples gives exactly the same p.
+        p[exact] = np.minimum(1.0, 2.0 * cdf[np.minimum(ui, nm - ui)])
+    approx = ~exact
+    if approx.any():
+        size = n + m
+        tie = _tie_term(pooled[approx])
+        var = nm / 12.0 * ((size + 1) - tie / (size * (size - 1)))
+        dev = np.abs(u[approx] - nm / 2.0) - 0.5
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(var > 0, np.maximum(dev, 0.0) / np.sqrt(np.maximum(var, 1e-300)), 0.0)
+        p[approx] = np.minimum(1.0, 2.0 * _norm_sf(z))
+    return hl, lo, hi, p
+
+
+# ------------------------------------------------------------------------ public API
+
+
+def _verdicts(
+    hl: np.ndarray,
+    lower_better: np.ndarray,
+    thr: np.ndarray,
+    significant: np.ndarray,
+    too_few: np.ndarray,
+) -> np.ndarray:
+    worse = np.where(lower_better, hl, -hl)
+    band = np.log1p(thr)
+    out = np.full(hl.shape, "unchanged", dtype=object)
+    material = np.abs(worse) > band
+    out[material & ~significant] = "inconclusive"
+    out[material & significant & (worse > 0)] = "regression"
+    out[material & significant & (worse < 0)] = "improvement"
+    out[too_few] = "inconclusive"
+    return out
+
+
+def _reason(verdict: str, ratio: float, p: float, q: float | None, thr: float, nb: int, nc: int,
+            removed: int = 0) -> str:
+    change = f"{(ratio - 1) * 100:+.1f}%"
+    if min(nb, nc) < 2:
+        return f"too few samples ({nb} baseline, {nc} current): need at least 2 on each side"
+    sig = f"p={p:.2g}" + (f", q={q:.2g}" if q is not None else "")
+    if verdict == "unchanged":
+        text = f"{change} is within the {thr * 100:.1f}% threshold"
+    elif verdict == "inconclusive":
+        text = f"{change} is beyond the {thr * 100:.1f}% threshold but not significant ({sig})"
+    else:
+        text = f"{change}, beyond the {thr * 100:.1f}% threshold and significant ({sig})"
+    if removed:
+        text += f"; {removed} far outlier{'s' if removed > 1 else ''} set aside"
+    return text
+
+
+def compare(
+    baseline: Sequence[float],
+    current: Sequence[float],
+    *,
+    direction: str = "lower",
+    threshold: float = 0.03,
+    noise: float | None = None,
+    alpha: float = ALPHA,
+) -> Comparison:
+    """Compare one series' current samples with its baseline samples.
+
+    ``direction="lower"`` means smaller is better (times); ``"higher"`` means bigger is better
+    (throughput). ``threshold`` is the smallest relative change worth reporting (0.03 = 3 %),
+    ``noise`` the series' own noise band from :func:`series_noise`; the material threshold is
+    the larger of the two. A single call uses the raw significance level ``alpha`` (1 %), no
+    multiplicity correction: for all series of a run use :func:`compare_many`. Fewer than 2
+    samples on either side always gives "inconclusive". Bad input raises ValueError.
+    """
+    return _run([(baseline, current)], [direction], [threshold], [noise], None, alpha, "raise",
+                single=True)[0]
+
+
+def compare_many(
+    pairs: Sequence[tuple[Sequence[float], Sequence[float]]],
+    *,
+    directions: Sequence[str],
+    thresholds: Sequence[float],
+    noises: Sequence[float | None] | None = None,
+    fdr: float = 0.05,
+    alpha: float = ALPHA,
+    on_invalid: str = "raise",
+) -> list[Comparison]:
+    """Compare every series of one run: ``pairs[i] = (baseline, current)``.
+
+    Vectorized: series are grouped by sample sizes and each group is one numpy computation.
+    A series is a regression or improvement only when the change is material, its raw p is at
+    most ``alpha`` (as in :func:`compare`) **and** its Benjamini–Hochberg adjusted p (``q_value``)
+    is at most ``fdr`` over all series of the run. The first rule bounds the false-alarm rate
+    of each series, the second the share of false alarms among all alarms of a large run.
+
+    ``on_invalid="raise"`` raises ValueError naming the first bad series (``pairs[17]``);
+    ``"inconclusive"`` turns such a series into an inconclusive Comparison whose ``reason``
+    says what was wrong, so one bad series cannot sink a whole run's report.
+    """
+    k = len(pairs)
+    if len(directions) != k or len(thresholds) != k or (noises is not None and len(noises) != k):
+        raise ValueError("compare_many: directions, thresholds and noises need one entry per pair")
+    if on_invalid not in ("raise", "inconclusive"):
+        raise ValueError(f"on_invalid must be 'raise' or 'inconclusive', got {on_invalid!r}")
+    return _run(pairs, directions, thresholds, [None] * k if noises is None else noises,
+                _check_fraction(fdr, "fdr"), alpha, on_invalid)
+
+
+def _by_size(logs: list[tuple[np.ndarray, np.ndarray]]) -> dict[tuple[int, int], list[int]]:
+    groups: dict[tuple[int, int], list[int]] = {}
+    for j, (lb, lc) in enumerate(logs):
+        groups.setdefault((lb.size, lc.size), []).append(j)
+    return groups
+
+
+def _run(pairs, directions, thresholds, noises, fdr: float | None, alpha: float, on_invalid: str,
+         single: bool = False) -> list[Comparison]:
+    """Validate, set far outliers aside, group by sizes, test, adjust, decide."""
+    alpha = _check_fraction(alpha, "alpha")
+    k = len(pairs)
+    results: list[Comparison | None] = [None] * k
+    lower, thr = np.zeros(k, dtype=bool), np.zeros(k)
+    logs: list[tuple[np.ndarray, np.ndarray]] = []
+    valid: list[int] = []
+    removed = [0] * k
+    for i, pair in enumerate(pairs):
+        try:
+            if len(pair) != 2:
+                raise ValueError("expected a (baseline, current) pair")
+            lower[i] = _check_direction(directions[i])
+            thr[i] = max(_check_fraction(thresholds[i], "threshold"),
+                         _check_fraction(noises[i], "noise", allow_none=True))
+            lb = np.log(_check_values(pair[0], "baseline"))
+            lc = np.log(_check_values(pair[1], "current"))
+        except ValueError as exc:
+            if on_invalid == "raise":
+                raise ValueError(str(exc) if single else f"pairs[{i}]: {exc}") from None
+            results[i] = Comparison("inconclusive", math.nan, math.nan, math.nan, math.nan,
+                                    reason=f"invalid samples: {exc}")
+            continue
+        if lb.size * lc.size > _CHUNK:
+            # Thousands of samples per side: evenly spaced quantiles keep the pairwise array
+            # in memory and make the test, if anything, conservative.
+            side = int(math.isqrt(_CHUNK))
+            lb, lc = (np.quantile(x, np.linspace(0, 1, min(x.size, side))) for x in (lb, lc))
+        logs.append((lb, lc))
+        valid.append(i)
+    vix = np.asarray(valid, dtype=np.int64)
+    for idx in _by_size(logs).values():  # set far outliers aside, then regroup
+        ix = np.asarray(idx)
+        lb, lc = np.stack([logs[j][0] for j in ix]), np.stack([logs[j][1] for j in ix])
+        kb, kc, rem = _set_aside(lb, lc)
+        for r in np.flatnonzero(rem):
+            logs[ix[r]] = (lb[r][kb[r]], lc[r][kc[r]])
+            removed[vix[ix[r]]] = int(rem[r])
+    groups = _by_size(logs)
+    sizes = np.array([(lb.size, lc.size) for lb, lc in logs], dtype=np.int64).reshape(-1, 2)
+    hl, lo, hi, p = (np.zeros(len(valid)) for _ in range(4))
+    for (n, m), idx in sorted(groups.items()):
+        step = max(1, _CHUNK // (n * m))
+        for s in range(0, len(idx), step):
+            ix = np.asarray(idx[s : s + step])
+            hl[ix], lo[ix], hi[ix], p[ix] = _core(np.stack([logs[j][0] for j in ix]),
+                                                  np.stack([logs[j][1] for j in ix]))
+    q = bh_adjust(p) if fdr is not None else None
+    significant = (p <= alpha) & (q <= fdr if q is not None else True)
+    too_few = (sizes.min(axis=1) if len(logs) else np.zeros(0)) < 2
+    verdicts = _verdicts(hl, lower[vix], thr[vix], significant, too_few)
+    ratio, cl, ch = np.exp(hl), np.exp(lo), np.exp(hi)
+    for j, i in enumerate(valid):
+        v, r, nb, nc = str(verdicts[j]), float(ratio[j]), int(sizes[j, 0]), int(sizes[j, 1])
+        qj = None if q is None else float(q[j])
+        results[i] = Comparison(v, r, float(cl[j]), float(ch[j]), float(p[j]), qj, float(thr[i]),
+                                nb, nc, removed[i],
+                                _reason(v, r, float(p[j]), qj, float(thr[i]), nb, nc, removed[i]))
+    return results  # type: ignore[return-value]
+
+
+def bh_adjust(p_values: Sequence[float]) -> np.ndarray:
+    """Benjamini–Hochberg adjusted p-values (q-values), in the input order.
+
+    q_(i) = min over j >= i of p_(j) * m / j, capped at 1: a series is a discovery at false
+    discovery rate ``f`` exactly when its q is at most ``f``.
+    """
+    p = np.asarray(p_values, dtype=float)
+    if p.ndim != 1:
+        raise ValueError("p_values must be a flat sequence")
+    if p.size and (np.isnan(p).any() or (p < 0).any() or (p > 1).any()):
+        raise ValueError("p_values must lie in [0, 1] (NaN is not a p-value)")
+    m = p.size
+    if m == 0:
+        return p
+    order = np.argsort(p, kind="mergesort")
+    scaled = p[order] * m / np.arange(1, m + 1)
+    q_sorted = np.minimum.accumulate(scaled[::-1])[::-1]
+    q = np.empty(m)
+    q[order] = np.minimum(q_sorted, 1.0)
+    return q
+
+
+def benjamini_hochberg(p_values: Sequence[float], alpha: float = 0.05) -> list[bool]:
+    """Which hypotheses are discoveries at false discovery rate ``alpha`` (step-up BH)."""
+    a = _check_fraction(alpha, "alpha")
+    bh_adjust(p_values)  # validates: finite values in [0, 1]
+    p = np.asarray(p_values, dtype=float)
+    m = p.size
+    if m == 0:
+        return []
+    # The step-up rule on the raw p-values, not q <= alpha: q = p·m/k can round above alpha
+    # when p_(k) equals k·alpha/m exactly.
+    order = np.argsort(p, kind="mergesort")
+    passing = np.flatnonzero(p[order] <= np.arange(1, m + 1) * a / m)
+    out = np.zeros(m, dtype=bool)
+    if passing.size:
+        out[order[: passing[-1] + 1]] = True
+    return [bool(x) for x in out]
