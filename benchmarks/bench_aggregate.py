@@ -155,13 +155,13 @@ def timed_command(lay: Layout, work: Path) -> dict[str, Any]:
 # The phases of aggregate(), read off the profile: (file under dtf_ci/, function, label).
 PHASES = [
     ("merge.py", "merge_shards", "merge_shards (verify + merge into merged.duckdb)"),
-    ("shard.py", "verify_shard", "  verify_shard, all shards"),
+    ("shard.py", "check_tables", "  check_tables (row counts + schema), all shards"),
     ("verdicts.py", "read_run", "read_run (merged.duckdb → Python)"),
     ("history.py", "series_history", "series_history (history Parquet → Python)"),
     ("verdicts.py", "decide", "decide (verdicts)"),
     ("stats.py", "compare_many", "  stats.compare_many"),
     ("stats.py", "series_noise", "  stats.series_noise, all series"),
-    ("verdicts.py", "_finite", "  verdicts._finite, all calls"),
+    ("changepoints.py", "baseline_window", "  stats.baseline_window, all series"),
     ("aggregate.py", "_write_json", "_write_json (verdicts.json)"),
     ("report.py", "write_report", "write_report (report.md, summary.md, index.html, badges)"),
     ("aggregate.py", "_append", "_append (history Parquet export)"),
@@ -171,11 +171,11 @@ PHASES = [
 # With --phases: the same functions timed without the profiler, by wrapping them where
 # aggregate() looks them up: (module, attribute, label).
 WRAPPED = [
-    ("dtf_ci.merge", "merge_shards", PHASES[0][2]), ("dtf_ci.merge", "verify_shard", PHASES[1][2]),
+    ("dtf_ci.merge", "merge_shards", PHASES[0][2]), ("dtf_ci.merge", "check_tables", PHASES[1][2]),
     ("dtf_ci.aggregate", "read_run", PHASES[2][2]),
     ("dtf_ci.history", "series_history", PHASES[3][2]), ("dtf_ci.aggregate", "decide", PHASES[4][2]),
     ("dtf_ci.stats", "compare_many", PHASES[5][2]), ("dtf_ci.stats", "series_noise", PHASES[6][2]),
-    ("dtf_ci.verdicts", "_finite", PHASES[7][2]), ("dtf_ci.aggregate", "_write_json", PHASES[8][2]),
+    ("dtf_ci.stats", "baseline_window", PHASES[7][2]), ("dtf_ci.aggregate", "_write_json", PHASES[8][2]),
     ("dtf_ci.report", "write_report", PHASES[9][2]), ("dtf_ci.aggregate", "_append", PHASES[10][2]),
 ]
 

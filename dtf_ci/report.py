@@ -85,6 +85,9 @@ def _fallback(verdicts: Any, error: Exception, marker: str) -> str:
     ).lstrip("\n")
 
 
+_MIN_ROW_CHARS = 24
+
+
 def _fit(
     render: Callable[[dict[str, Any]], str], limit: int, measure: Callable[[str], int], hint: str
 ) -> str:
@@ -94,9 +97,13 @@ def _fit(
     row count that fits, found by bisection), then a hard cut with a closing note. Each step
     leaves a line saying what was left out and where the rest is.
     """
-    text = render({"show_unchanged": True, "row_limit": None})
-    if measure(text) <= limit:
-        return text
+    # Skip the full render when it cannot fit: 20,000 unchanged rows cost seconds to render
+    # only to be thrown away. (No row of the tables is shorter than this many characters.)
+    rows = int(render.__dict__.get("rows", 0))
+    if rows * _MIN_ROW_CHARS <= limit:
+        text = render({"show_unchanged": True, "row_limit": None})
+        if measure(text) <= limit:
+            return text
 
     def attempt(rows: int | None) -> str:
         return render({"show_unchanged": False, "row_limit": rows})
@@ -144,6 +151,9 @@ def _markdown(
 
         def render(opts: dict[str, Any]) -> str:
             return tmpl.render(v=view, marker=COMMENT_MARKER, hint=hint, **opts)
+
+        series = verdicts.get("series") if isinstance(verdicts, dict) else None
+        render.__dict__["rows"] = len(series) if isinstance(series, list) else 0
 
         return _fit(render, limit, measure, hint)
     except Exception as error:  # noqa: BLE001 - a report must never fail the run
