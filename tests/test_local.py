@@ -38,7 +38,7 @@ def test_quickstart_three_runs(tmp_path):
     assert {r["verdict"] for r in series.values()} == {"new"}
     assert ("sort", "sort_ints") in series and ("hash", "sha256_throughput") in series
     assert series[("hash", "sha256_throughput")]["direction"] == "higher"
-    assert series[("prepare", "wall_s")]["current_n"] == 1
+    assert series[("prepare", "wall_s")]["current_n"] == 3
     assert [u["task"] for u in data["unschedulable"]] == ["gpu-matmul"]
     assert "gpu-matmul cannot run here" in first.stderr
     assert "10 series" in first.stderr
