@@ -157,7 +157,8 @@ class ShardRunner:
             self.progress("end", unit["id"], {"status": res.status})
             return res
         repeat = int(task.get("repeat") or 1)
-        max_repeat = int(task.get("max-repeat") or repeat)
+        # Adaptive repeats: too noisy to decide at `repeat` samples -> up to 3x more by default.
+        max_repeat = max(repeat, int(task.get("max-repeat") or 3 * repeat))
         retries = int(task.get("retries") or 0)
         threshold = float(task.get("threshold") or 0.03)
         fmt = task.get("format")

@@ -191,3 +191,15 @@ def test_thresholds(text, fraction):
 def test_find_cycle_none_for_dag():
     assert find_cycle({"a": ["b"], "b": ["c"], "c": []}) is None
     assert find_cycle({"a": ["a"]}) == ["a", "a"]
+
+
+def test_max_repeat_below_repeat(write_suite):
+    path = write_suite(
+        """
+        version: 1
+        tasks:
+          - {id: a, run: x, repeat: 5, max-repeat: 3}
+        """
+    )
+    (problem,) = problems_of(path)
+    assert "tasks[0].max-repeat: must be at least repeat (5), got 3" in problem
