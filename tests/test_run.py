@@ -22,7 +22,7 @@ def run_one(tmp_path, task: dict, **kw):
 
 
 def test_task_without_format_yields_wall_time_per_repetition(tmp_path):
-    r = run_one(tmp_path, {"run": "true", "repeat": 3})
+    r = run_one(tmp_path, {"run": "true", "repeat": 3, "max-repeat": 3})
     assert r.status == "passed" and r.repeat == 3 and r.attempts == 3
     assert [(rep, m.metric, m.direction) for rep, m in r.samples] == [(i, "wall_s", "lower") for i in range(3)]
     assert all(m.value > 0 for _, m in r.samples)
