@@ -113,6 +113,8 @@ def aggregate(
         "drift": drift, "notes": notes, "series": rows, "units": units,
         "unschedulable": (plan or {}).get("unschedulable", []),
     }
+    if plan and ctx.provider != "local":
+        verdicts["job-overhead-s"] = measure_job_overheads(merged_path, plan)
     result = AggregateResult(verdicts=verdicts, notes=notes)
     _write_json(report_dir / "verdicts.json", verdicts)
     from dtf_ci.report import write_report
@@ -125,6 +127,37 @@ def aggregate(
     elif store is not None:
         result.notes.append("history not appended: only runs on the default branch are appended (pull requests read it)")
     return result
+
+
+def measure_job_overheads(merged: Path, plan: dict[str, Any]) -> dict[str, float]:
+    """Per target, the median time from the plan's creation to the first unit of a wave-1 shard.
+
+    That span is what one more CI job costs before it does any work: queueing for a runner,
+    starting it, checking out, installing dtf. The planner learns it from history
+    (``job-overhead-s`` in run.json) instead of assuming 45 s.
+    """
+    import datetime as dt
+    import statistics
+
+    import duckdb
+
+    try:
+        created = dt.datetime.strptime(str(plan.get("created-at")), "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return {}
+    wave1 = {s["id"]: s["target"] for s in plan.get("shards", []) if s.get("wave") == 1}
+    con = duckdb.connect(str(merged), read_only=True)
+    try:
+        rows = con.execute("SELECT shard_id, min(started_at) FROM units WHERE started_at IS NOT NULL GROUP BY shard_id").fetchall()
+    finally:
+        con.close()
+    per_target: dict[str, list[float]] = {}
+    for shard_id, first in rows:
+        if shard_id in wave1 and first is not None:
+            seconds = (first - created).total_seconds()
+            if 0 <= seconds < 3600:  # clocks of different machines; ignore the absurd
+                per_target.setdefault(wave1[shard_id], []).append(seconds)
+    return {t: round(statistics.median(v), 1) for t, v in per_target.items()}
 
 
 def _unit_row(u: dict[str, Any]) -> dict[str, Any]:
@@ -160,7 +193,7 @@ def _append(store: Any, verdicts: dict[str, Any], ctx: Any, merged: Path, plan: 
     meta = {"run-id": verdicts["run-id"] or now_iso(), "created-at": now_iso(), "sha": ctx.sha,
             "ref": ctx.ref, "branch": ctx.branch, "event": ctx.event, "provider": ctx.provider,
             "suite-sha256": (plan or {}).get("suite-sha256", ""), "counts": verdicts["counts"],
-            "overall": verdicts["overall"]}
+            "overall": verdicts["overall"], "job-overhead-s": verdicts.get("job-overhead-s") or {}}
     try:
         store.append(meta, merged)
     except FatalError as exc:

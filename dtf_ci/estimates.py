@@ -8,6 +8,7 @@ a plan balanced on defaults is a guess, and the reader should see that.
 from __future__ import annotations
 
 import json
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ class HistoryInputs:
     durations: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     facts: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    job_overheads: dict[str, float] = field(default_factory=dict)  # target -> learned start-up seconds
 
 
 def history_inputs(history: Any) -> HistoryInputs:
@@ -51,9 +53,28 @@ def history_inputs(history: Any) -> HistoryInputs:
         store = hist.open_history(str(history)) if isinstance(history, (str, Path)) else history
         durations = dict(hist.unit_durations(store) or {})
         facts = dict(hist.target_facts(store) or {})
+        overheads = learned_job_overheads([r.meta for r in store.runs()])
     except Exception as exc:  # a broken history must not stop the plan
         return HistoryInputs(notes=[f"history could not be read ({exc}); estimates without it"])
-    return HistoryInputs(durations=durations, facts=facts)
+    return HistoryInputs(durations=durations, facts=facts, job_overheads=overheads)
+
+
+LEARN_RUNS = 10
+
+
+def learned_job_overheads(run_metas: list[dict[str, Any]]) -> dict[str, float]:
+    """Per target, the median start-up cost the last runs measured (``job-overhead-s`` in run.json).
+
+    ``dtf aggregate`` measures it as the time from the plan's creation to the first unit of
+    each first-wave shard: queueing, runner start, checkout and installing dtf, which is
+    exactly the cost one more shard adds.
+    """
+    seen: dict[str, list[float]] = {}
+    for meta in run_metas:
+        for target, seconds in (meta.get("job-overhead-s") or {}).items():
+            if isinstance(seconds, (int, float)) and 0 <= seconds < 3600:
+                seen.setdefault(str(target), []).append(float(seconds))
+    return {t: round(statistics.median(v[-LEARN_RUNS:]), 1) for t, v in seen.items() if v}
 
 
 def load_durations(path: str | Path) -> dict[str, float]:

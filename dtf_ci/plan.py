@@ -181,7 +181,12 @@ def make_plan(suite: Suite, targets: Inventory, *, history: Any = None,
     facts = target_facts(targets, hist.facts)
     estimator = Estimator(hist.durations, durations)
     notes = list(targets.notes) + list(hist.notes)
-    limits = _limits(targets, job_overhead, max_parallel)
+    limits = _limits(targets, job_overhead, max_parallel, hist.job_overheads)
+    learned = {t: hist.job_overheads[t] for t in targets.targets
+               if t in hist.job_overheads and job_overhead is None and targets.targets[t].job_overhead_s is None}
+    if learned:
+        notes.append("job start-up cost learned from history: "
+                      + ", ".join(f"{t} {v:g} s" for t, v in sorted(learned.items())))
 
     selected, skipped = select_by_paths(suite, changed_files)
     order = topological_tasks(suite, selected)
@@ -269,7 +274,11 @@ def make_plan(suite: Suite, targets: Inventory, *, history: Any = None,
     }
 
 
-def _limits(inv: Inventory, job_overhead: float | None, max_parallel: int | None) -> dict[str, TargetLimits]:
+def _limits(inv: Inventory, job_overhead: float | None, max_parallel: int | None,
+            learned: dict[str, float] | None = None) -> dict[str, TargetLimits]:
+    """Slots and start-up cost per target: --job-overhead, else the inventory's own (local
+    processes), else learned from history, else the default."""
+    learned = learned or {}
     out = {}
     for name, info in inv.targets.items():
         slots = max(1, info.slots)
@@ -279,6 +288,8 @@ def _limits(inv: Inventory, job_overhead: float | None, max_parallel: int | None
             overhead = float(job_overhead)
         elif info.job_overhead_s is not None:
             overhead = info.job_overhead_s
+        elif name in learned:
+            overhead = learned[name]
         else:
             overhead = DEFAULT_JOB_OVERHEAD_S
         out[name] = TargetLimits(slots=slots, overhead=max(0.0, overhead))

@@ -185,3 +185,21 @@ def test_main_line_regression_lands_in_sha_and_change_point_picks_baseline(tmp_p
     assert row["verdict"] == "unchanged", {k: row.get(k) for k in ("reason", "change_point", "baseline_median", "noise", "ratio", "baseline_runs")}
     assert row["change_point"]["sha"] == "sha06"
     assert row["baseline_median"] == pytest.approx(1.3, rel=0.02)
+
+
+def test_job_overhead_measured_in_ci_and_learned_by_the_planner(tmp_path):
+    import datetime as dt
+
+    from dtf_ci.estimates import history_inputs
+    from dtf_ci.history import open_history
+
+    out = tmp_path / "shards"
+    shard(out, "local-w1-1", "r1", {("a", "m1"): [1.0, 1.1]})  # units start 2026-01-01 00:00:00
+    plan = plan_for(tmp_path, "r1", {"local-w1-1": ["a"]})
+    created = dt.datetime(2026, 1, 1) - dt.timedelta(seconds=37)
+    plan["created-at"] = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+    ci = RunContext(provider="github", sha="s1", branch="main", default_branch="main", event="push")
+    result = aggregate(out, tmp_path / "rep", plan=plan, history_spec=str(tmp_path / "h"), context=ci)
+    assert result.verdicts["job-overhead-s"] == {"local": 37.0}
+    learned = history_inputs(open_history(tmp_path / "h"))
+    assert learned.job_overheads == {"local": 37.0}

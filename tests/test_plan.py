@@ -425,3 +425,20 @@ def test_validate_command_prints_matches_and_failures(write_suite, capsys) -> No
     assert "rocm: (no target)" in out
     assert "not a100: requires rocm>=6: no fact 'rocm'" in out
     assert "suite OK: 3 tasks, 2 units on 2 targets" in out
+
+
+def test_learned_job_overhead_is_used_and_noted() -> None:
+    tasks = [Task(id=f"t{i}", run="x", requires=("linux",)) for i in range(40)]
+    suite = suite_of(tasks)
+    durations = {(f"t{i}", "cpu"): [30.0] for i in range(40)}
+    cheap = make_plan(suite, inventory_of({"cpu": 40}),
+                      history=HistoryInputs(durations=durations, job_overheads={"cpu": 5.0}))
+    dear = make_plan(suite, inventory_of({"cpu": 40}),
+                     history=HistoryInputs(durations=durations, job_overheads={"cpu": 600.0}))
+    assert cheap["job-overhead-s"] == 5.0 and dear["job-overhead-s"] == 600.0
+    assert dear["makespan-s"] - cheap["makespan-s"] == pytest.approx(595.0, abs=1.0)
+    assert any("learned from history: cpu 5 s" in n for n in cheap["notes"])
+    explicit = make_plan(suite, inventory_of({"cpu": 40}), job_overhead=45.0,
+                         history=HistoryInputs(durations=durations, job_overheads={"cpu": 5.0}))
+    assert explicit["job-overhead-s"] == 45.0
+    assert not any("learned" in n for n in explicit["notes"])
