@@ -35,7 +35,6 @@ import cProfile
 import io
 import json
 import os
-import platform
 import pstats
 import shutil
 import statistics
@@ -51,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _machine import load, machine  # noqa: E402
 from gen_shards import FULL, QUICK, Layout, Params, generate  # noqa: E402
 
 TARGET_S = 15.0
@@ -58,36 +58,10 @@ TARGET_GIB = 2.0
 CI_VARIABLES = ("GITHUB_ACTIONS", "GITLAB_CI", "CI_API_V4_URL", "JENKINS_URL")
 
 
-def machine() -> list[str]:
-    """Platform, CPU model, logical cores, memory, Python and dtf versions."""
-    cpu = platform.processor() or "unknown CPU"
-    mem_gb = float("nan")
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_gb = int(line.split()[1]) / 2**20
-                break
-    except OSError:
-        pass
+def machine_with_duckdb() -> list[str]:
     import duckdb
 
-    from dtf_ci import __version__ as dtf_version
-
-    return [f"platform: {platform.platform()}", f"cpu: {cpu}", f"logical cores: {os.cpu_count()}",
-            f"memory: {mem_gb:.1f} GiB", f"python: {platform.python_version()} ({sys.executable})",
-            f"dtf: {dtf_version}; duckdb {duckdb.__version__}", f"load average at start: {load()}"]
-
-
-def load() -> str:
-    """The 1, 5 and 15 minute load averages: above the core count, timings are inflated."""
-    try:
-        return " ".join(f"{x:.1f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
+    return machine(f"; duckdb {duckdb.__version__}")
 
 
 def fresh_history(lay: Layout, dest: Path) -> Path:
@@ -288,7 +262,7 @@ def main() -> int:
     work = opts.workdir or Path("/tmp/dtf-bench-aggregate" + ("-quick" if opts.quick else ""))
 
     print("# dtf aggregate on a large run\n")
-    for line in machine():
+    for line in machine_with_duckdb():
         print(f"- {line}")
     t0 = time.perf_counter()
     lay = generate(work / "data", params, force=opts.force)

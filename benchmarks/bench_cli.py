@@ -21,8 +21,6 @@ imports.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import random
 import shutil
 import statistics
@@ -32,41 +30,12 @@ import sysconfig
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import load, machine  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("duckdb", "numpy", "scipy", "sklearn", "github", "gitlab", "jinja2", "rich", "psutil")
 TARGET_S = 0.3
-
-
-def load() -> str:
-    """The 1, 5 and 15 minute load averages: above the core count, timings are inflated."""
-    try:
-        return " ".join(f"{x:.1f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
-def machine() -> list[str]:
-    """Platform, CPU model, logical cores, memory, Python and dtf versions."""
-    cpu = platform.processor() or "unknown CPU"
-    mem_gb = float("nan")
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_gb = int(line.split()[1]) / 2**20
-                break
-    except OSError:
-        pass
-    try:
-        from dtf_ci import __version__ as dtf_version
-    except ImportError:
-        dtf_version = "not importable"
-    return [f"platform: {platform.platform()}", f"cpu: {cpu}", f"logical cores: {os.cpu_count()}",
-            f"memory: {mem_gb:.1f} GiB", f"python: {platform.python_version()} ({sys.executable})",
-            f"dtf: {dtf_version}", f"load average at start: {load()}"]
 
 
 def time_once(cmd: list[str]) -> float:

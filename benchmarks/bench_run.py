@@ -28,7 +28,6 @@ import cProfile
 import io
 import json
 import os
-import platform
 import pstats
 import shutil
 import statistics
@@ -41,40 +40,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _machine import load, machine  # noqa: E402
 
 TARGET_MS = 15.0
 BIG, SMALL = "local-w1-1", "local-w1-2"
 CI_VARIABLES = ("GITHUB_ACTIONS", "GITLAB_CI", "CI_API_V4_URL", "JENKINS_URL")
-
-
-def load() -> str:
-    """The 1, 5 and 15 minute load averages: above the core count, timings are inflated."""
-    try:
-        return " ".join(f"{x:.1f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
-def machine() -> list[str]:
-    """Platform, CPU model, logical cores, memory, Python and dtf versions."""
-    cpu = platform.processor() or "unknown CPU"
-    mem_gb = float("nan")
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_gb = int(line.split()[1]) / 2**20
-                break
-    except OSError:
-        pass
-    from dtf_ci import __version__ as dtf_version
-
-    return [f"platform: {platform.platform()}", f"cpu: {cpu}", f"logical cores: {os.cpu_count()}",
-            f"memory: {mem_gb:.1f} GiB", f"python: {platform.python_version()} ({sys.executable})",
-            f"dtf: {dtf_version}", f"load average at start: {load()}"]
 
 
 def make_plan(root: Path, n_units: int, target: str = "local") -> dict[str, Any]:
