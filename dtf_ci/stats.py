@@ -196,7 +196,7 @@ _erfc = np.frompyfunc(math.erfc, 1, 1)
 
 def _norm_sf(z: np.ndarray) -> np.ndarray:
     """Upper tail of the standard normal (no scipy import: ``dtf`` should start fast)."""
-    return 0.5 * _erfc(np.asarray(z, dtype=float) / math.sqrt(2.0)).astype(float)
+    return 0.5 * np.asarray(_erfc(np.asarray(z, dtype=float) / math.sqrt(2.0)), dtype=float)
 
 
 def _tie_term(pooled_sorted: np.ndarray) -> np.ndarray:
@@ -401,15 +401,15 @@ def _run(pairs, directions, thresholds, noises, fdr: float | None, alpha: float,
     verdicts = _verdicts(hl, lower[vix], thr[vix], significant, too_few)
     ratio, cl, ch = np.exp(hl), np.exp(lo), np.exp(hi)
     for j, i in enumerate(valid):
-        v, r, nb, nc = str(verdicts[j]), float(ratio[j]), int(sizes[j, 0]), int(sizes[j, 1])
+        v, rj, nb, nc = str(verdicts[j]), float(ratio[j]), int(sizes[j, 0]), int(sizes[j, 1])
         qj = None if q is None else float(q[j])
-        results[i] = Comparison(v, r, float(cl[j]), float(ch[j]), float(p[j]), qj, float(thr[i]),
+        results[i] = Comparison(v, rj, float(cl[j]), float(ch[j]), float(p[j]), qj, float(thr[i]),
                                 nb, nc, removed[i],
-                                _reason(v, r, float(p[j]), qj, float(thr[i]), nb, nc, removed[i]))
+                                _reason(v, rj, float(p[j]), qj, float(thr[i]), nb, nc, removed[i]))
     return results  # type: ignore[return-value]
 
 
-def bh_adjust(p_values: Sequence[float]) -> np.ndarray:
+def bh_adjust(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
     """Benjamini–Hochberg adjusted p-values (q-values), in the input order.
 
     q_(i) = min over j >= i of p_(j) * m / j, capped at 1: a series is a discovery at false

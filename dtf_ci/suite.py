@@ -208,7 +208,8 @@ def _parse_common(raw: dict[Any, Any], place: str, problems: _Problems, base: De
                 values[attr] = parser(raw[key])
             except ValueError as exc:
                 problems.add(f"{place}.{key}", str(exc), _line(raw, key))
-    if values["max_repeat"] is not None and values["max_repeat"] < values["repeat"]:
+    max_repeat, repeat = values["max_repeat"], values["repeat"]
+    if isinstance(max_repeat, int) and isinstance(repeat, int) and max_repeat < repeat:
         problems.add(f"{place}.max-repeat", f"must be at least repeat ({values['repeat']}), got {values['max_repeat']}",
                      _line(raw, "max-repeat"))
         values["max_repeat"] = None
