@@ -133,6 +133,9 @@ def run_validate_command(args: argparse.Namespace) -> int:
     for note in plan["notes"]:
         log.info(note)
     warn_unschedulable(plan)
-    print(f"suite OK: {len(suite.tasks)} tasks, {len(plan['units'])} units on "
-          f"{len(inventory.targets)} targets")
+    def count(n: int, word: str) -> str:
+        return f"{n} {word}{'' if n == 1 else 's'}"
+
+    print(f"suite OK: {count(len(suite.tasks), 'task')}, {count(len(plan['units']), 'unit')} on "
+          f"{count(len(inventory.targets), 'target')}")
     return 0
