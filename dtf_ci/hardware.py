@@ -102,7 +102,7 @@ def _amd_facts() -> dict[str, str]:
 
 def _gpu_model_slug(name: str) -> str:
     """``NVIDIA H100 80GB HBM3`` -> ``h100``: the word a runner label would use."""
-    match = re.search(r"\b([A-Z]{1,3}\d{2,4}[A-Z]?|RTX\s?\d{4}|MI\d{3}[A-Z]?)\b", name.upper())
+    match = re.search(r"\b([A-Z]{1,3}\d{1,4}[A-Z]?|RTX\s?\d{4}|MI\d{3}[A-Z]?)\b", name.upper())
     slug = match.group(1) if match else name
     return re.sub(r"[^a-z0-9]+", "-", slug.lower()).strip("-")
 
