@@ -216,7 +216,11 @@ def _publish(provider: Any, ctx: Any, verdicts: dict[str, Any], report_dir: Path
         state=state, description=(", ".join(parts) or "no series")[:140], overall=verdicts["overall"],
         report_dir=str(report_dir),
     )
-    token = os.environ.get("DTF_GITHUB_TOKEN") or os.environ.get("GITHUB_TOKEN")
+    # Each provider knows its own token variables (GitLab: DTF_GITLAB_TOKEN, GITLAB_TOKEN);
+    # only GitHub's are read here, so a GitHub token never reaches another provider's API.
+    token = None
+    if ctx.provider == "github":
+        token = os.environ.get("DTF_GITHUB_TOKEN") or os.environ.get("GITHUB_TOKEN")
     try:
         published = provider.publish(ctx, request, token=token)
     except FatalError as exc:
