@@ -217,9 +217,9 @@ def _publish(provider: Any, ctx: Any, verdicts: dict[str, Any], report_dir: Path
         report_dir=str(report_dir),
     )
     # Each provider knows its own token variables (GitLab: DTF_GITLAB_TOKEN, GITLAB_TOKEN);
-    # only GitHub's are read here, so a GitHub token never reaches another provider's API.
+    # only GitHub's are read here, so a GitHub token never reaches GitLab's API.
     token = None
-    if ctx.provider == "github":
+    if ctx.provider in ("github", "jenkins"):  # Jenkins hands a GitHub PR's report to GitHub
         token = os.environ.get("DTF_GITHUB_TOKEN") or os.environ.get("GITHUB_TOKEN")
     try:
         published = provider.publish(ctx, request, token=token)

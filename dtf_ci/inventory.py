@@ -247,6 +247,9 @@ def build_inventory(suite: Suite, runners: str | None, *, org: str | None = None
         return local_inventory(workers)
     if runners == "github":
         return github_inventory(suite, org)
+    if runners == "jenkins":
+        return _fallback(suite, "Jenkins agents are not listed: planned from the suite's targets "
+                                "(or pass --runners FILE with the agents' labels)", "jenkins")
     if runners == "gitlab":
         try:
             from dtf_ci.providers import get_provider

@@ -33,10 +33,15 @@ DEFAULT_JOB_OVERHEAD_S = 45.0
 
 
 def default_run_id(env: dict[str, str] | None = None) -> str:
-    """``GITHUB_RUN_ID-GITHUB_RUN_ATTEMPT`` in CI, else a UTC timestamp and 6 random hex."""
+    """The CI's own run id (GitHub: run id-attempt; GitLab: pipeline id; Jenkins: build tag),
+    else a UTC timestamp and 6 random hex: shards and history name the run the CI shows."""
     env = dict(os.environ) if env is None else env
     if env.get("GITHUB_RUN_ID"):
         return f"{env['GITHUB_RUN_ID']}-{env.get('GITHUB_RUN_ATTEMPT') or '1'}"
+    if env.get("CI_PIPELINE_ID"):
+        return f"gitlab-{env['CI_PIPELINE_ID']}"
+    if env.get("JENKINS_URL") and env.get("BUILD_TAG"):
+        return re.sub(r"[^A-Za-z0-9_.-]+", "-", env["BUILD_TAG"])
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{secrets.token_hex(3)}"
 

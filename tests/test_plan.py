@@ -442,3 +442,18 @@ def test_learned_job_overhead_is_used_and_noted() -> None:
                          history=HistoryInputs(durations=durations, job_overheads={"cpu": 5.0}))
     assert explicit["job-overhead-s"] == 45.0
     assert not any("learned" in n for n in explicit["notes"])
+
+
+def test_run_id_follows_the_ci() -> None:
+    assert default_run_id({"GITHUB_RUN_ID": "77", "GITHUB_RUN_ATTEMPT": "2"}) == "77-2"
+    assert default_run_id({"CI_PIPELINE_ID": "4211"}) == "gitlab-4211"
+    assert default_run_id({"JENKINS_URL": "https://ci", "BUILD_TAG": "jenkins-perf/main-12"}) == "jenkins-perf-main-12"
+
+
+def test_runners_jenkins_plans_on_the_suite_targets() -> None:
+    from dtf_ci.inventory import build_inventory
+
+    suite = suite_of([Task(id="a", run="x")], targets={"gpu": TargetSpec("gpu", ("linux", "gpu-a100"))})
+    inv = build_inventory(suite, "jenkins")
+    assert list(inv.targets) == ["gpu"] and inv.source == "jenkins"
+    assert any("Jenkins agents are not listed" in n for n in inv.notes)

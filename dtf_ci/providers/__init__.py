@@ -96,6 +96,8 @@ class Provider(Protocol):
 
 _MODULES: dict[str, str] = {
     "github": "dtf_ci.providers.github",
+    "gitlab": "dtf_ci.providers.gitlab",
+    "jenkins": "dtf_ci.providers.jenkins",
     "local": "dtf_ci.providers.local",
 }
 

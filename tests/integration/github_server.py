@@ -216,6 +216,7 @@ class GitHubServer:
 
 
 class _Handler(BaseHTTPRequestHandler):
+    disable_nagle_algorithm = True  # small responses otherwise wait on delayed ACKs (~40 ms each)
     owner: GitHubServer
     protocol_version = "HTTP/1.1"
 
