@@ -7,6 +7,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Shared CI machines are noisy: a per-example deadline would turn load into failures.
+settings.register_profile("dtf", deadline=None, print_blob=True)
+settings.load_profile("dtf")
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dtf_ci.errors import RequirementError
 from dtf_ci.requirements import (
@@ -134,3 +136,39 @@ def test_merge_facts_first_source_wins() -> None:
 def test_suite_fact_beats_label_convention() -> None:
     # The label says cuda-12.4, the suite says the driver really has 11.8.
     assert check("cuda>=12", A100, {"cuda": "11.8"}) == "cuda 11.8 < 12"
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+_cmp, _parse = compare_versions, parse_requirement
+
+_versions = st.lists(st.integers(0, 30), min_size=1, max_size=4).map(lambda xs: ".".join(map(str, xs)))
+
+
+@given(st.text(max_size=40))
+def test_any_text_parses_or_raises_a_requirement_error(text):
+    try:
+        req = _parse(text)
+    except RequirementError as exc:
+        assert str(exc)
+        if text.strip().isprintable() and text.strip():
+            named = text.strip() in str(exc) or repr(text.strip()) in str(exc)
+            assert named, "the message must name the requirement"
+        return
+    reason = req.check(frozenset({"linux", "gpu"}), {"cuda": "12.4", "gpu-memory-gb": "80"})
+    assert reason is None or isinstance(reason, str)
+
+
+@given(_versions, _versions, _versions)
+def test_version_order_is_a_total_order(a, b, c):
+    assert _cmp(a, a) == 0
+    assert _cmp(a, b) == -_cmp(b, a)
+    if _cmp(a, b) <= 0 and _cmp(b, c) <= 0:
+        assert _cmp(a, c) <= 0
+
+
+@given(_versions, _versions)
+def test_comparison_requirements_agree_with_compare_versions(have, want):
+    facts = {"cuda": have}
+    assert (_parse(f"cuda>={want}").check(frozenset(), facts) is None) == (_cmp(have, want) >= 0)
+    assert (_parse(f"cuda<{want}").check(frozenset(), facts) is None) == (_cmp(have, want) < 0)
