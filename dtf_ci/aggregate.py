@@ -246,7 +246,7 @@ def print_summary(verdicts: dict[str, Any], report_dir: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from dtf_ci.report_text import change_text, format_value
+    from dtf_ci.report_format import fmt_ci, fmt_pct, fmt_value
 
     console = Console(stderr=True)
     if not console.is_terminal:
@@ -264,10 +264,13 @@ def print_summary(verdicts: dict[str, Any], report_dir: Path) -> None:
     quiet = [r for r in rows if id(r) not in loud_ids]
     shown = loud[:40] + (quiet if len(rows) <= 12 else [])
     for r in shown:
-        change = change_text(r) if r["verdict"] not in ("new",) else ""
+        change = "—"
+        if r["verdict"] != "new" and r.get("ratio") is not None:
+            interval = fmt_ci(r.get("ci_low"), r.get("ci_high"))
+            change = fmt_pct(r["ratio"]) + (f" ({interval})" if interval else "")
         table.add_row(f"[{styles.get(r['verdict'], '')}]{r['verdict']}[/]", r["task"], r["metric"] or "—",
-                      r["target"], format_value(r.get("baseline_median"), r["unit"]),
-                      format_value(r.get("current_median"), r["unit"]), change or "—")
+                      r["target"], fmt_value(r.get("baseline_median"), r["unit"]),
+                      fmt_value(r.get("current_median"), r["unit"]), change)
     if shown:
         console.print(table)
     for r in loud:

@@ -128,9 +128,9 @@ def run_local_command(args: Any) -> int:
     workers = args.workers or os.cpu_count() or 1
     durations = None
     if getattr(args, "durations", None):
-        from dtf_ci.plan_cli import read_durations
+        from dtf_ci.estimates import load_durations
 
-        durations = read_durations(args.durations)
+        durations = load_durations(args.durations)
     inventory = build_inventory(suite, "local", workers=workers)
     store = open_history(history_dir)
     plan = make_plan(suite, inventory, history=store, durations=durations)

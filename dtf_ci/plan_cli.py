@@ -16,13 +16,6 @@ from dtf_ci import log
 OUTPUT_WAVES = 4  # matrix-1..matrix-4 and has-work-1..4 are always written
 
 
-def read_durations(path: str) -> dict[str, float]:
-    """``--durations FILE``: task id (or ``task@target``) -> seconds; UsageError names the file."""
-    from dtf_ci.estimates import load_durations
-
-    return load_durations(path)
-
-
 def _read_changed_files(path: str) -> list[str]:
     from dtf_ci.errors import UsageError
 

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from dtf_ci import log
-from dtf_ci.errors import FatalError, PlanError, ResultsFormatError
+from dtf_ci.errors import PlanError, ResultsFormatError
 from dtf_ci.execute import Outcome, run_command
 from dtf_ci.model import Measurement
+from dtf_ci.shard import ShardFiles, write_shard
 
 ProgressFn = Callable[[str, str, dict[str, Any]], None]
 
@@ -244,10 +245,10 @@ class ShardRunner:
         return True
 
 
-def write_results(plan: dict[str, Any], shard: dict[str, Any], results: list[UnitResult], out_dir: Path):  # noqa: ANN201
+def write_results(plan: dict[str, Any], shard: dict[str, Any], results: list[UnitResult],
+                  out_dir: Path) -> ShardFiles:
     """Turn unit results into the shard's tables and write the shard files."""
     from dtf_ci.hardware import probe
-    from dtf_ci.shard import write_shard
 
     host = probe()
     run_id, shard_id, target = str(plan.get("run-id", "")), shard["id"], shard["target"]
@@ -304,11 +305,8 @@ def run_shard_command(args: Any) -> int:
             log.info(f"  {unit}: {info.get('status')}")
 
     with log.group(f"dtf run {args.shard}"):
-        try:
-            results = execute_shard(plan, args.shard, out_dir, artifacts_dir=artifacts,
-                                    progress=progress, echo=echo)
-        except FatalError:
-            raise
+        results = execute_shard(plan, args.shard, out_dir, artifacts_dir=artifacts,
+                                progress=progress, echo=echo)
     failed = [r for r in results if r.status != "passed"]
     for r in failed:
         log.error(f"{r.unit}: {r.status} ({r.error_category}): {r.reason}")

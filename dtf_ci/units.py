@@ -45,13 +45,3 @@ def parse_threshold(value: object) -> float:
         raise ValueError(f"a threshold must be between 0% and 1000%, got {value!r}")
     return fraction
 
-
-def format_duration(seconds: float) -> str:
-    """Short human form for logs and reports: 850ms, 12.3s, 4m05s, 1h02m."""
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
-    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"

@@ -20,6 +20,7 @@ from dtf_ci.history import (
     target_facts,
     unit_durations,
 )
+from dtf_ci.shard import create_tables
 
 
 def make_source_db(path: Path, run_id: str, *, target: str = "cpu", host_id: str = "0123456789abcdef",
@@ -30,17 +31,7 @@ def make_source_db(path: Path, run_id: str, *, target: str = "cpu", host_id: str
     samples = samples if samples is not None else {("sort", "sort_10k"): [0.012, 0.011, 0.013]}
     units = units if units is not None else {"sort": ("passed", 1.5)}
     con = duckdb.connect(str(path))
-    con.execute("""CREATE TABLE hosts (host_id VARCHAR, hostname VARCHAR, target VARCHAR, os VARCHAR,
-                   arch VARCHAR, cpu_model VARCHAR, cpu_count INTEGER, memory_gb DOUBLE,
-                   labels VARCHAR, facts VARCHAR)""")
-    con.execute("""CREATE TABLE units (run_id VARCHAR, shard_id VARCHAR, unit VARCHAR, task VARCHAR,
-                   target VARCHAR, host_id VARCHAR, status VARCHAR, error_category VARCHAR,
-                   reason VARCHAR, attempts INTEGER, repeat INTEGER, started_at TIMESTAMP,
-                   wall_s DOUBLE, cpu_s DOUBLE, peak_rss_mb DOUBLE, exit_code INTEGER,
-                   output_tail VARCHAR)""")
-    con.execute("""CREATE TABLE samples (run_id VARCHAR, shard_id VARCHAR, task VARCHAR, target VARCHAR,
-                   host_id VARCHAR, metric VARCHAR, unit VARCHAR, direction VARCHAR,
-                   repetition INTEGER, value DOUBLE)""")
+    create_tables(con)  # the shard tables, as dtf writes them
     con.execute("INSERT INTO hosts VALUES (?, 'box-1', ?, 'linux', 'x86_64', 'Xeon', 4, 16.0, ?, ?)",
                 [host_id, target, json.dumps(["linux", "x64"]), json.dumps(facts)])
     shard = f"{target}-w1-1"

@@ -19,6 +19,7 @@ import pytest
 from dtf_ci.errors import HistoryError
 from dtf_ci.history import open_history, series_history
 from dtf_ci.history_git import GitBranchStore
+from dtf_ci.shard import create_tables
 
 pytestmark = pytest.mark.integration
 
@@ -37,17 +38,7 @@ def git(cwd: Path, *args: str, check: bool = True) -> str:
 def make_source_db(path: Path, run_id: str, value: float = 1.0) -> Path:
     """A merged.duckdb with the tables of docs/file-formats.md, one unit and three samples."""
     con = duckdb.connect(str(path))
-    con.execute("""CREATE TABLE hosts (host_id VARCHAR, hostname VARCHAR, target VARCHAR, os VARCHAR,
-                   arch VARCHAR, cpu_model VARCHAR, cpu_count INTEGER, memory_gb DOUBLE,
-                   labels VARCHAR, facts VARCHAR)""")
-    con.execute("""CREATE TABLE units (run_id VARCHAR, shard_id VARCHAR, unit VARCHAR, task VARCHAR,
-                   target VARCHAR, host_id VARCHAR, status VARCHAR, error_category VARCHAR,
-                   reason VARCHAR, attempts INTEGER, repeat INTEGER, started_at TIMESTAMP,
-                   wall_s DOUBLE, cpu_s DOUBLE, peak_rss_mb DOUBLE, exit_code INTEGER,
-                   output_tail VARCHAR)""")
-    con.execute("""CREATE TABLE samples (run_id VARCHAR, shard_id VARCHAR, task VARCHAR, target VARCHAR,
-                   host_id VARCHAR, metric VARCHAR, unit VARCHAR, direction VARCHAR,
-                   repetition INTEGER, value DOUBLE)""")
+    create_tables(con)  # the shard tables, as dtf writes them
     con.execute("INSERT INTO hosts VALUES ('h1', 'box', 'cpu', 'linux', 'x86_64', 'Xeon', 2, 4.0, "
                 "'[\"linux\"]', '{\"arch\": \"x86_64\"}')")
     con.execute("INSERT INTO units VALUES (?, 'cpu-w1-1', 'sort@cpu', 'sort', 'cpu', 'h1', 'passed', "
