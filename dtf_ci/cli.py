@@ -12,6 +12,14 @@ from collections.abc import Sequence
 
 from dtf_ci import __version__
 
+# Modules of the optional extras (pyproject.toml): a runner installs only the core
+# (PyYAML, DuckDB, psutil), so a command that needs more says which extra brings it.
+_EXTRA_OF_MODULE = {
+    "requests": "providers", "github": "providers", "gitlab": "providers",
+    "jinja2": "aggregate", "numpy": "aggregate", "scipy": "aggregate", "sklearn": "aggregate",
+    "rich": "aggregate",
+}
+
 EPILOG = """\
 exit codes: 0 fine, 1 the policy failed (regressions or failed units),
             2 bad input or usage, 3 infrastructure failure that left no usable answer
@@ -140,6 +148,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dtf: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:
+        extra = _EXTRA_OF_MODULE.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(f"dtf {args.command}: needs the Python package '{exc.name}', which this "
+              f"installation lacks; install dtf with the '{extra}' extra "
+              f"(pip install 'dtf-ci[{extra}]', or '.[{extra}]' from a checkout)",
+              file=sys.stderr)
+        return 2
 
 
 def _dispatch(args: argparse.Namespace) -> int:
