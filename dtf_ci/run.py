@@ -15,7 +15,6 @@ import os
 import shlex
 import shutil
 import signal
-import statistics
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from dtf_ci import log
 from dtf_ci.errors import PlanError, ResultsFormatError
 from dtf_ci.execute import Outcome, run_command
 from dtf_ci.model import Measurement
+from dtf_ci.repeats import repeat_bounds, should_stop
 from dtf_ci.shard import ShardFiles, write_shard
 
 ProgressFn = Callable[[str, str, dict[str, Any]], None]
@@ -75,17 +75,6 @@ def _classify(outcome: Outcome) -> tuple[str, str, bool]:
                 break
         return "command", f"command not found ({missing or 'exit 127'}): check the task's run and that the tool is installed on this target", False
     return "test", f"exited with code {code}", False
-
-
-def _noisy(values: list[float], threshold: float) -> bool:
-    """Too noisy to decide at this threshold: robust spread larger than half the threshold."""
-    if len(values) < 3:
-        return False
-    med = statistics.median(values)
-    if med == 0:
-        return False
-    mad = statistics.median(abs(v - med) for v in values)
-    return 1.4826 * mad / abs(med) > threshold / 2
 
 
 class ShardRunner:
@@ -157,15 +146,13 @@ class ShardRunner:
             res.status, res.error_category, res.reason = "skipped", "dependency", f"skipped: {blocked}"
             self.progress("end", unit["id"], {"status": res.status})
             return res
-        repeat = int(task.get("repeat") or 1)
-        # Adaptive repeats: too noisy to decide at `repeat` samples -> up to 3x more by default.
-        max_repeat = max(repeat, int(task.get("max-repeat") or 3 * repeat))
+        repeat, max_repeat = repeat_bounds(task)
         retries = int(task.get("retries") or 0)
         threshold = float(task.get("threshold") or 0.03)
         fmt = task.get("format")
         rep = 0
         while rep < max_repeat:
-            if rep >= repeat and not self._needs_more(res, threshold):
+            if self._enough(res, rep, repeat, max_repeat, threshold):
                 break
             ok = self._run_repetition(unit, task, fmt, rep, retries, res)
             if not ok:
@@ -177,11 +164,12 @@ class ShardRunner:
         self.progress("end", unit["id"], {"status": res.status, "wall_s": res.wall_s})
         return res
 
-    def _needs_more(self, res: UnitResult, threshold: float) -> bool:
+    def _enough(self, res: UnitResult, n: int, repeat: int, max_repeat: int, threshold: float) -> bool:
+        """The adaptive-repeat stop rule (dtf_ci.repeats): precise enough, or cannot become so."""
         by_metric: dict[str, list[float]] = {}
         for _, m in res.samples:
             by_metric.setdefault(m.metric, []).append(m.value)
-        return any(_noisy(v, threshold) for v in by_metric.values())
+        return should_stop(by_metric, n=n, repeat=repeat, max_repeat=max_repeat, threshold=threshold).stop
 
     def _run_repetition(self, unit: dict[str, Any], task: dict[str, Any], fmt: str | None,
                         rep: int, retries: int, res: UnitResult) -> bool:

@@ -8,6 +8,7 @@ raising, so a user fixes a suite in one pass rather than one error per run.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from pathlib import Path
@@ -276,7 +277,7 @@ def _parse_tasks(raw: Any, defaults: Defaults, problems: _Problems, line: int | 
         if not isinstance(env_raw, dict):
             problems.add(f"{place}.env", "expected a mapping of variable -> value", _line(entry, "env"))
             env_raw = {}
-        common = _parse_common(entry, place, problems, defaults)
+        common = _once_without_format(entry, fmt, _parse_common(entry, place, problems, defaults))
         tasks[tid] = Task(
             id=tid, run=run, format=fmt, requires=requires, across=across,
             depends_on=_str_list(entry.get("depends-on"), f"{place}.depends-on", problems, _line(entry, "depends-on")),
@@ -287,6 +288,18 @@ def _parse_tasks(raw: Any, defaults: Defaults, problems: _Problems, line: int | 
             env={str(k): str(v) for k, v in env_raw.items()},
         )
     return tasks
+
+
+def _once_without_format(entry: dict[Any, Any], fmt: Any, common: Defaults) -> Defaults:
+    """A task without a format (a build, a data step) runs once unless the task asks for more.
+
+    ``defaults.repeat`` is the number of samples per benchmark metric; a build repeated five
+    times only to time it wastes the run. The task's own ``repeat``/``max-repeat`` still count.
+    """
+    if fmt is not None or "repeat" in entry:
+        return common
+    max_repeat = common.max_repeat if "max-repeat" in entry else None
+    return dataclasses.replace(common, repeat=1, max_repeat=max_repeat)
 
 
 def _check_requirements(requires: tuple[str, ...], place: str, problems: _Problems, line: int | None) -> None:

@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from dtf_ci.errors import PlanError
+from dtf_ci.repeats import half_width, needed_repetitions, should_stop
 from dtf_ci.run import execute_shard
 from dtf_ci.shard import verify_shard
 from tests.helpers import make_plan
@@ -63,10 +64,13 @@ def test_timeout_kills_the_whole_process_group(tmp_path):
     pidfile = tmp_path / "child.pid"
     r = run_one(tmp_path, {"run": f"sleep 60 & echo $! > {pidfile}; wait", "timeout-s": 0.5, "retries": 2})
     assert r.status == "failed" and r.error_category == "timeout"
-    assert r.attempts == 1 and r.wall_s < 10
+    assert r.attempts == 1 and r.wall_s < 59  # did not wait for the 60 s child
     assert "timed out" in r.reason
     child = int(pidfile.read_text())
-    time.sleep(0.2)
+    # A killed process still has to be scheduled to die: wait for that, however busy the host.
+    deadline = time.monotonic() + 30
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not _alive(child)
 
 
@@ -128,21 +132,52 @@ def test_dependency_failure_skips_dependents(tmp_path):
     assert results["c@local"].status == "passed"
 
 
-def test_adaptive_repeats_take_more_samples_when_noisy(tmp_path):
-    script = tmp_path / "noisy.py"
+def _cycling_bench(tmp_path, name, values):
+    script = tmp_path / f"{name}.py"
     script.write_text(
         "import json, os, sys\nrep = int(os.environ['DTF_REPETITION'])\n"
-        "json.dump([{'name': 'n', 'unit': 's', 'value': [1, 2, 3, 1, 2, 3, 1, 2, 3][rep]}], open(sys.argv[1], 'w'))\n"
+        f"values = {list(values)!r}\n"
+        "json.dump([{'name': 'n', 'unit': 's', 'value': values[rep % len(values)]}], open(sys.argv[1], 'w'))\n"
     )
-    r = run_one(tmp_path, {"run": f"{PY} noisy.py {{results}}", "format": "custom-smaller-is-better",
-                           "repeat": 3, "max-repeat": 9})
-    assert r.repeat == 9
-    default = run_one(tmp_path, {"run": f"{PY} noisy.py {{results}}", "format": "custom-smaller-is-better",
-                                 "repeat": 3})
-    assert default.repeat == 9  # max-repeat defaults to 3 x repeat
+    return f"{PY} {script.name} {{results}}"
+
+
+def test_adaptive_repeats_stop_on_precision_not_spread(tmp_path):
+    # ±1 % spread at a 3 % threshold: the median's interval needs ~6 samples to be ±1.5 %.
+    moderate = _cycling_bench(tmp_path, "moderate", [1.0, 1.01, 0.99])
+    r = run_one(tmp_path, {"run": moderate, "format": "custom-smaller-is-better", "repeat": 3, "max-repeat": 30})
+    values = [m.value for _, m in r.samples]
+    assert 3 < r.repeat < 30
+    assert should_stop({"n": values}, n=r.repeat, repeat=3, max_repeat=30, threshold=0.03).stop
+    assert not should_stop({"n": values[:-1]}, n=r.repeat - 1, repeat=3, max_repeat=30, threshold=0.03).stop
+    # The same noise at a 10 % threshold is precise enough at once.
+    loose = run_one(tmp_path, {"run": moderate, "format": "custom-smaller-is-better", "repeat": 3,
+                               "max-repeat": 30, "threshold": 0.10})
+    assert loose.repeat == 3
+    # Far too noisy for 3 %: even 9 samples could not decide, so more cannot change the verdict.
+    wild = _cycling_bench(tmp_path, "wild", [1, 2, 3])
+    assert run_one(tmp_path, {"run": wild, "format": "custom-smaller-is-better", "repeat": 3}).repeat == 3
     steady = run_one(tmp_path, {"run": "echo '[{\"name\": \"n\", \"unit\": \"s\", \"value\": 1.0}]' > {results}",
                                 "format": "custom-smaller-is-better", "repeat": 3})
     assert steady.repeat == 3
+
+
+def test_task_without_format_takes_exactly_repeat(tmp_path):
+    # Wall times of `true` vary by far more than 3 %; a task without a format is not extended.
+    r = run_one(tmp_path, {"run": "true", "repeat": 2})
+    assert r.repeat == 2
+
+
+def test_stop_rule_bounds_and_precision():
+    noisy = [1.0, 1.01, 0.99]
+    assert not should_stop({"m": noisy}, n=3, repeat=5, max_repeat=15, threshold=0.03).stop  # below repeat
+    assert should_stop({"m": noisy * 10}, n=30, repeat=5, max_repeat=30, threshold=0.03).stop  # at max
+    assert needed_repetitions(noisy, 0.03) == 6
+    assert needed_repetitions(noisy * 3, 0.03) == 9  # already precise at 9: nothing more needed
+    assert needed_repetitions([1.0, 1.0, 1.0], 0.03) == 3
+    assert half_width([1.0, 2.0]) is None and half_width([0.0, 0.0, 0.0]) is None
+    # half-width shrinks with sqrt(n) at constant spread
+    assert half_width(noisy * 4) == pytest.approx(half_width(noisy) / 2)
 
 
 def test_shard_files_are_written_and_verify(tmp_path):

@@ -30,7 +30,9 @@ def test_valid_suite_applies_defaults_and_groups(write_suite):
     )
     suite = load_suite(path)
     assert list(suite.tasks) == ["build", "mm", "conv", "report"]
-    assert suite.tasks["build"].repeat == 7 and suite.tasks["build"].timeout_s == 90
+    # defaults.repeat is samples per benchmark metric: a task without a format runs once.
+    assert suite.tasks["build"].repeat == 1 and suite.tasks["build"].timeout_s == 90
+    assert suite.tasks["mm"].repeat == 7
     assert suite.tasks["mm"].timeout_s == 900 and suite.tasks["mm"].threshold == 0.05
     assert suite.tasks["conv"].repeat == 3 and suite.tasks["conv"].retries == 2
     assert suite.resolved_dependencies("report") == ("mm", "conv")
