@@ -129,7 +129,7 @@ def timed_command(lay: Layout, work: Path) -> dict[str, Any]:
 # The phases of aggregate(), read off the profile: (file under dtf_ci/, function, label).
 PHASES = [
     ("merge.py", "merge_shards", "merge_shards (verify + merge into merged.duckdb)"),
-    ("shard.py", "check_tables", "  check_tables (row counts + schema), all shards"),
+    ("shard_check.py", "check_tables", "  check_tables (row counts + schema), all shards"),
     ("verdicts.py", "read_run", "read_run (merged.duckdb → Python)"),
     ("history.py", "series_history", "series_history (history Parquet → Python)"),
     ("verdicts.py", "decide", "decide (verdicts)"),

@@ -1,19 +1,24 @@
 """Check every shard of a run and merge the good ones into one DuckDB file.
 
 A broken shard must cost only its own units: it is rejected by name with the reason, the
-rest are merged, and the units it should have held are reported as ``missing``.
+rest are merged, and the units it should have held are reported as ``missing``. A shard is
+hostile data (see ``dtf_ci.shard_check``): the connection that reads the shards is locked down
+before the first one is attached, and rows are copied by column name.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dtf_ci import log
 from dtf_ci.errors import ShardError
-from dtf_ci.shard import TABLES, VerifiedShard, attach, check_manifest, check_tables, create_tables
+from dtf_ci.shard import TABLES, create_tables
+from dtf_ci.shard_check import VerifiedShard, copy_sql, load_manifest, lock_down, open_checked
 
 
 @dataclass
@@ -47,20 +52,27 @@ def merge_shards(shards_dir: Path, merged_path: Path, plan: dict[str, Any] | Non
     merged_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = merged_path.with_name(f".{merged_path.name}.tmp")
     tmp.unlink(missing_ok=True)
+    private = Path(tempfile.mkdtemp(prefix=".dtf-shards-", dir=merged_path.parent))
     con = duckdb.connect(str(tmp))
     try:
         create_tables(con)
-        aliases = _verify_all(con, manifests, plan, result)
+        lock_down(con, private)
+        attached = _verify_all(con, manifests, plan, result, private)
         if plan is not None:
             names = {s.shard_id for s in result.accepted} | {r["shard"] for r in result.rejected}
             result.absent = [s["id"] for s in plan.get("shards", []) if s["id"] not in names]
         for table in TABLES:
-            if table == "dtf_meta" or not aliases:
+            if table == "dtf_meta":
                 continue
-            for start in range(0, len(aliases), 64):  # bounded statement size
-                union = " UNION ALL ".join(f"SELECT * FROM {a}.{table}" for a in aliases[start:start + 64])
-                con.execute(f"INSERT INTO {table} {union}")
-        for alias in aliases:
+            groups: dict[tuple[Any, ...], list[str]] = {}  # shards of one schema version share a statement
+            for alias, columns in attached:
+                groups.setdefault(columns[table], []).append(alias)
+            for cols, aliases in groups.items():
+                col_names = ", ".join(c for c, _ in cols)
+                for start in range(0, len(aliases), 64):  # bounded statement size
+                    union = " UNION ALL ".join(copy_sql(table, a, cols) for a in aliases[start:start + 64])
+                    con.execute(f"INSERT INTO {table} ({col_names}) {union}")
+        for alias, _ in attached:
             con.execute(f"DETACH {alias}")
         meta = [("schema", "dtf.merged/1"), ("shards", ",".join(s.shard_id for s in result.accepted)),
                 ("run-id", ",".join(result.run_ids))]
@@ -68,37 +80,34 @@ def merge_shards(shards_dir: Path, merged_path: Path, plan: dict[str, Any] | Non
         con.execute("CHECKPOINT")
     finally:
         con.close()
+        shutil.rmtree(private, ignore_errors=True)
     os.replace(tmp, merged_path)
     return result
 
 
-def _verify_all(con: Any, manifests: list[Path], plan: dict[str, Any] | None, result: MergeResult) -> list[str]:
+def _verify_all(con: Any, manifests: list[Path], plan: dict[str, Any] | None, result: MergeResult,
+                private: Path) -> list[tuple[str, dict[str, Any]]]:
     seen: dict[str, Path] = {}
-    aliases: list[str] = []
+    attached: list[tuple[str, dict[str, Any]]] = []
     for i, manifest_path in enumerate(manifests):
         name = manifest_path.name.removesuffix(".manifest.json")
         alias = f"s{i}"
-        attached = False
         try:
-            manifest, shard_id, db = check_manifest(manifest_path)
+            manifest = load_manifest(manifest_path)
+            shard_id, run_id = manifest.shard_id, manifest.run_id
             if shard_id in seen:
                 raise ShardError(f"two shards with id {shard_id}: {seen[shard_id]} and {manifest_path}; "
                                  "kept the first (a re-run job uploaded twice, or two plans were mixed)")
-            run_id = str(manifest.get("run-id", ""))
             if plan is not None and plan.get("run-id") and run_id and run_id != plan["run-id"]:
                 raise ShardError(f"shard {shard_id} belongs to run {run_id}, not to this plan's run {plan['run-id']}")
-            attach(con, db, alias, shard_id)
-            attached = True
-            rows = check_tables(con, alias, shard_id, db, manifest)
+            rows, columns = open_checked(con, manifest, private / f"{alias}.duckdb", alias)
         except ShardError as exc:
-            if attached:
-                con.execute(f"DETACH {alias}")
             result.rejected.append({"shard": name, "reason": str(exc)})
             log.warning(f"rejected shard {name}: {exc}")
             continue
         seen[shard_id] = manifest_path
-        aliases.append(alias)
-        result.accepted.append(VerifiedShard(shard_id, run_id, db, manifest_path, rows))
+        attached.append((alias, columns))
+        result.accepted.append(VerifiedShard(shard_id, run_id, manifest.file, manifest_path, rows))
         if run_id and run_id not in result.run_ids:
             result.run_ids.append(run_id)
-    return aliases
+    return attached

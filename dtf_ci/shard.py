@@ -1,8 +1,8 @@
 """Result shards: one DuckDB file and one manifest per CI job.
 
 A shard travels between machines as a CI artifact, so the aggregate step trusts nothing: the
-manifest carries the file's sha256 and row counts, and ``verify_shard`` rejects, by name, a
-file that does not match. Both files are written to temporary names and renamed into place,
+manifest carries the file's sha256 and row counts, and ``dtf_ci.shard_check`` (the reading
+side) rejects, by name, a file that does not match or holds anything but these tables. Both files are written to temporary names and renamed into place,
 the manifest last, so a crash never leaves a manifest that points at a half-written file.
 """
 
@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from dtf_ci import __version__
-from dtf_ci.errors import ShardError
 
 SHARD_SCHEMA = "dtf.shard/1"
 MANIFEST_SCHEMA = "dtf.manifest/1"
@@ -155,88 +154,3 @@ def write_shard(
     _fsync(tmp_manifest)
     os.replace(tmp_manifest, final_manifest)
     return ShardFiles(final_db, final_manifest, rows)
-
-
-@dataclass(frozen=True)
-class VerifiedShard:
-    shard_id: str
-    run_id: str
-    db: Path
-    manifest: Path
-    rows: dict[str, int]
-
-
-def check_manifest(manifest_path: Path) -> tuple[dict[str, Any], str, Path]:
-    """The checks that need no database: manifest shape, file present, sha256 equal.
-
-    Returns (manifest, shard id, DuckDB path); raises ShardError naming the shard.
-    """
-    name = manifest_path.name.removesuffix(".manifest.json")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ShardError(f"shard {name}: {manifest_path}: unreadable manifest ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("schema") != MANIFEST_SCHEMA:
-        raise ShardError(f"shard {name}: {manifest_path}: not a dtf manifest (schema {MANIFEST_SCHEMA} expected)")
-    shard_id = str(manifest.get("shard-id") or name)
-    db = manifest_path.parent / str(manifest.get("file", f"{shard_id}.duckdb"))
-    if not db.is_file():
-        raise ShardError(f"shard {shard_id}: {db} is missing (the artifact upload may have failed)")
-    actual = sha256_file(db)
-    if actual != manifest.get("sha256"):
-        raise ShardError(
-            f"shard {shard_id}: {db.name} does not match its manifest (sha256 {actual[:12]}…, "
-            f"manifest says {str(manifest.get('sha256'))[:12]}…): the file was changed or truncated after it was written"
-        )
-    return manifest, shard_id, db
-
-
-def check_tables(con: Any, alias: str, shard_id: str, db: Path, manifest: dict[str, Any]) -> dict[str, int]:
-    """Row counts and schema of a shard attached to ``con`` as ``alias``, against its manifest.
-
-    One query for all four tables: aggregate attaches hundreds of shards to one connection,
-    and a connection per shard costs ten times more than the checks themselves.
-    """
-    import duckdb
-
-    counts = ", ".join(f"(SELECT count(*) FROM {alias}.{t})" for t in TABLES)
-    try:
-        row = con.execute(
-            f"SELECT {counts}, (SELECT max(value) FROM {alias}.dtf_meta WHERE key = 'schema')"
-        ).fetchone()
-    except duckdb.Error as exc:
-        raise ShardError(f"shard {shard_id}: {db.name} lacks the shard tables ({str(exc).splitlines()[0]})") from None
-    rows = dict(zip(TABLES, (int(c) for c in row[:-1]), strict=True))
-    schema = row[-1]
-    if schema != SHARD_SCHEMA:
-        raise ShardError(f"shard {shard_id}: {db.name}: schema {schema!r}, expected {SHARD_SCHEMA}")
-    expected = manifest.get("rows", {})
-    for table, count in rows.items():
-        if expected.get(table) != count:
-            raise ShardError(
-                f"shard {shard_id}: {db.name}: table {table} has {count} rows, manifest says {expected.get(table)}"
-            )
-    return rows
-
-
-def attach(con: Any, db: Path, alias: str, shard_id: str) -> None:
-    import duckdb
-
-    try:
-        con.execute(f"ATTACH '{_sql_path(db)}' AS {alias} (READ_ONLY)")
-    except duckdb.Error as exc:
-        raise ShardError(f"shard {shard_id}: {db.name} is not a readable DuckDB file ({str(exc).splitlines()[0]})") from None
-
-
-def verify_shard(manifest_path: Path) -> VerifiedShard:
-    """Check a manifest against its DuckDB file; raise ShardError naming the shard and the fault."""
-    import duckdb
-
-    manifest, shard_id, db = check_manifest(manifest_path)
-    con = duckdb.connect()
-    try:
-        attach(con, db, "shard", shard_id)
-        rows = check_tables(con, "shard", shard_id, db, manifest)
-    finally:
-        con.close()
-    return VerifiedShard(shard_id, str(manifest.get("run-id", "")), db, manifest_path, rows)

@@ -10,7 +10,7 @@ import pytest
 from dtf_ci.errors import PlanError
 from dtf_ci.repeats import half_width, needed_repetitions, should_stop
 from dtf_ci.run import execute_shard
-from dtf_ci.shard import verify_shard
+from dtf_ci.shard_check import verify_shard
 from tests.helpers import make_plan
 
 PY = sys.executable

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from dtf_ci.errors import ShardError
-from dtf_ci.shard import verify_shard, write_shard
+from dtf_ci.shard import write_shard
+from dtf_ci.shard_check import verify_shard
 
 
 def _write(tmp_path, shard_id="s1"):
