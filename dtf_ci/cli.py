@@ -69,10 +69,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runners", metavar="SOURCE", help="as for `dtf plan`")
 
     p = sub.add_parser("hw", help="detect this machine's hardware",
-                       description="Print this machine's hardware facts, the runner labels "
-                                   "they imply and its fingerprint.", epilog=EPILOG,
+                       description="Print this machine's hardware facts (CPU, ISA features, "
+                                   "governor and turbo, cgroup limits, GPUs and their clock "
+                                   "state, accelerators), the runner labels they imply and its "
+                                   "fingerprint. Every fact can be written in a task's "
+                                   "`requires:` (docs/hardware.md).", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--json", action="store_true",
+                   help="print the versioned JSON document (schema dtf.hw/1) instead of a table")
+    p.add_argument("--browsers", action="store_true",
+                   help="also launch the installed browsers headless (playwright) and report "
+                        "WebGPU, WebNN and WebGL: facts webgpu, webnn, browser-chromium")
+    p.add_argument("--chromium", metavar="PATH",
+                   help="with --browsers: the Chromium to launch (default $DTF_CHROMIUM, "
+                        "/usr/bin/chromium, else playwright's own)")
+    p.add_argument("--diff", nargs=2, metavar=("A.json", "B.json"),
+                   help="compare two `dtf hw --json` files fact by fact; exit 1 when hardware "
+                        "facts differ, 0 when only run-to-run facts (clocks, versions) do")
 
     p = sub.add_parser("plan", help="write the plan and print the matrix",
                        description="Expand the suite's tasks onto hardware targets, order them "

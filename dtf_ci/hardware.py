@@ -1,10 +1,11 @@
 """Probe this machine: hardware facts, the labels they imply, and a fingerprint.
 
-Facts are what requirements are matched against (``gpu``, ``cuda>=12``, ``memory-gb>=16``);
-labels are the same facts written the way CI runner labels are (``linux``, ``x64``,
-``gpu-a100``); the fingerprint names the machine in results so that drift can be pinned on
-one host. Vendor tools (``nvidia-smi``, ``rocm-smi``) are asked when present; everything else
-comes from psutil and the standard library.
+Facts are what requirements are matched against (``gpu``, ``cuda>=12``, ``avx512f``,
+``cpu-governor==performance``); labels are the same facts written the way CI runner labels
+are (``linux``, ``x64``, ``gpu-h100``, ``gpu-count-8``); the fingerprint names the machine in
+results so that drift can be pinned on one host. The probes themselves live in ``dtf_ci.hw``
+(one module per source, each testable on a recorded tree); this module puts them together
+and keeps the public names (``probe``, ``HostInfo``, ``derive_labels``) stable.
 """
 
 from __future__ import annotations
@@ -13,16 +14,33 @@ import hashlib
 import json
 import os
 import platform
-import re
-import shutil
 import socket
-import subprocess
-from dataclasses import asdict, dataclass, field
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from dtf_ci.hw import accel, cpu, nvidia
+from dtf_ci.hw import facts as hwfacts
+from dtf_ci.hw import system as hwsystem
+from dtf_ci.hw.document import SCHEMA
+from dtf_ci.hw.facts import fact_bool, fact_list, hardware_key, memory_class
+from dtf_ci.hw.source import Source
+
+__all__ = ["HostInfo", "derive_labels", "fact_bool", "fact_list", "hardware_key", "memory_class",
+           "probe", "probe_host"]
 
 _ARCH_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 _ARCH_LABELS = {"x86_64": "x64", "arm64": "arm64"}
 _OS_LABELS = {"Linux": "linux", "Darwin": "macos", "Windows": "windows"}
+#: What names a machine: facts that stay put between runs (not clocks, quotas, versions).
+_FINGERPRINT_FACTS = ("os", "arch", "cpu-model", "cpu-logical-cores", "memory-total-gb", "gpu",
+                      "gpu-name", "gpu-count", "gpu-memory-gb", "cloud-instance-type", "tpu-type")
+
+_gpu_model_slug = hwfacts.gpu_model_slug  # kept for callers of the old private name
 
 
 @dataclass(frozen=True)
@@ -36,75 +54,14 @@ class HostInfo:
     facts: dict[str, str] = field(default_factory=dict)
     labels: tuple[str, ...] = ()
     fingerprint: str = ""
+    details: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict[str, object]:
-        data = asdict(self)
-        data["labels"] = list(self.labels)
-        return data
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _run(cmd: list[str]) -> str:
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return out.stdout if out.returncode == 0 else ""
-
-
-def _nvidia_facts() -> dict[str, str]:
-    if not shutil.which("nvidia-smi"):
-        return {}
-    text = _run(
-        ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader,nounits"]
-    )
-    rows = [r.split(",") for r in text.strip().splitlines() if r.strip()]
-    if not rows:
-        return {}
-    name, mem_mib, driver = (c.strip() for c in rows[0][:3])
-    facts = {
-        "gpu": "nvidia",
-        "gpu-count": str(len(rows)),
-        "gpu-model": _gpu_model_slug(name),
-        "gpu-name": name,
-        "gpu-memory-gb": f"{round(float(mem_mib) / 1024)}" if mem_mib.replace(".", "").isdigit() else "",
-        "nvidia-driver": driver,
-    }
-    cuda = re.search(r"CUDA Version:\s*([\d.]+)", _run(["nvidia-smi"]))
-    if cuda:
-        facts["cuda"] = cuda.group(1)
-    return {k: v for k, v in facts.items() if v}
-
-
-def _amd_facts() -> dict[str, str]:
-    if not shutil.which("rocm-smi"):
-        return {}
-    text = _run(["rocm-smi", "--showproductname", "--json"])
-    try:
-        cards = json.loads(text)
-    except ValueError:
-        return {}
-    names = [v.get("Card series", "") for v in cards.values() if isinstance(v, dict)]
-    if not names:
-        return {}
-    return {"gpu": "amd", "gpu-count": str(len(names)), "gpu-model": _gpu_model_slug(names[0])}
-
-
-def _gpu_model_slug(name: str) -> str:
-    """``NVIDIA H100 80GB HBM3`` -> ``h100``: the word a runner label would use."""
-    match = re.search(r"\b([A-Z]{1,3}\d{1,4}[A-Z]?|RTX\s?\d{4}|MI\d{3}[A-Z]?)\b", name.upper())
-    slug = match.group(1) if match else name
-    return re.sub(r"[^a-z0-9]+", "-", slug.lower()).strip("-")
+        """The ``dtf hw --json`` document (schema ``dtf.hw/1``; later versions only add keys)."""
+        return {"schema": SCHEMA, "hostname": self.hostname, "fingerprint": self.fingerprint,
+                "os": self.os, "arch": self.arch, "cpu_model": self.cpu_model,
+                "cpu_count": self.cpu_count, "memory_gb": self.memory_gb,
+                "facts": dict(self.facts), "labels": list(self.labels), **self.details}
 
 
 def derive_labels(facts: dict[str, str]) -> tuple[str, ...]:
@@ -119,61 +76,129 @@ def derive_labels(facts: dict[str, str]) -> tuple[str, ...]:
         labels.append(facts["gpu"])
         if facts.get("gpu-model"):
             labels.append(f"gpu-{facts['gpu-model']}")
+        if facts.get("gpu-count"):
+            labels.append(f"gpu-count-{facts['gpu-count']}")
     else:
         labels.append("cpu")
     if facts.get("cuda"):
         labels.append(f"cuda-{facts['cuda']}")
+    if facts.get("rocm"):
+        labels.append(f"rocm-{facts['rocm']}")
     if facts.get("memory-gb"):
         labels.append(f"mem-{facts['memory-gb']}g")
+    for word in ("tpu", "npu"):
+        if facts.get(word) and facts[word] not in ("false", "none"):
+            labels.append(word)
     return tuple(dict.fromkeys(labels))
+
+
+def _optional_module(name: str) -> ModuleType | None:
+    try:
+        return __import__(name)
+    except Exception:  # absent, or a broken vendor install: the CLI tools are the fallback
+        return None
+
+
+def _affinity() -> int | None:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+
+
+def _machine_id(src: Source) -> str:
+    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+        text = src.read(path)
+        if text:
+            return text
+    return ""
+
+
+class _Timer:
+    """Runs each probe section, noting its time and, if it breaks, why (a probe bug must
+    never stop ``dtf run``: the section is left out and the note says so)."""
+
+    def __init__(self, notes: list[str]) -> None:
+        self.notes = notes
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str, fn: Callable[[], Any], default: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - reported in notes, not raised
+            self.notes.append(f"{name} probe failed: {type(exc).__name__}: {exc}")
+            return default
+        finally:
+            self.seconds[name] = round(time.perf_counter() - start, 4)
+
+
+def probe_host(src: Source | None = None, *, system: str | None = None, arch: str | None = None,
+               affinity: int | None = None, nvml: ModuleType | None | bool = True,
+               amdsmi: ModuleType | None | bool = True, browsers: dict[str, Any] | None = None,
+               hostname: str | None = None) -> HostInfo:
+    """Probe a machine through ``src`` (the real one by default). Tests pass a fake root,
+    a PATH with stand-in tools, and fake NVML/amdsmi modules (True: import the real ones)."""
+    src = src or Source()
+    system = system or platform.system()
+    raw_arch = (arch or platform.machine()).lower()
+    arch = _ARCH_ALIASES.get(raw_arch, raw_arch)
+    if affinity is None and src.root == Path("/"):
+        affinity = _affinity()
+    nvml_mod = _optional_module("pynvml") if nvml is True else (nvml or None)
+    amd_mod = _optional_module("amdsmi") if amdsmi is True else (amdsmi or None)
+    timer = _Timer(src.notes)
+
+    cpu_info: dict[str, Any] = timer("cpu", lambda: cpu.probe_cpu(src, arch=arch, system=system,
+                                                                   affinity=affinity), {})
+    total_fallback = None
+    if system != "Linux":
+        import psutil
+
+        total_fallback = int(psutil.virtual_memory().total)
+    mem = timer("memory", lambda: hwsystem.probe_memory(src, total_fallback), {})
+    sysinfo = timer("system", lambda: hwsystem.probe_system(
+        src, hypervisor_flag=bool(cpu_info.get("hypervisor_flag"))), {}) if system == "Linux" else {}
+    gpus: list[dict[str, Any]] = []
+    gpus += timer("nvidia", lambda: nvidia.probe_nvidia(src, nvml_mod), [])
+    gpus += timer("amd", lambda: accel.probe_amd(src, amd_mod), [])
+    intel = timer("intel", lambda: accel.probe_intel(src), []) if system == "Linux" else []
+    gpus += [g for g in intel if not g.get("integrated")]
+    igpus = [g for g in intel if g.get("integrated")]
+    if system == "Darwin" and arch == "arm64":
+        gpus += timer("apple", lambda: accel.probe_apple(src), []) or [
+            {"index": 0, "vendor": "apple", "name": "Apple Silicon", "unified_memory": True}]
+    tpu = timer("tpu", lambda: accel.probe_tpu(src), None) if system == "Linux" else None
+    npus = timer("npu", lambda: accel.probe_npus(src), []) if system == "Linux" else []
+
+    facts: dict[str, str] = {"os": _OS_LABELS.get(system, system.lower()), "arch": arch}
+    facts.update(hwfacts.cpu_facts(cpu_info or {"model": platform.processor() or arch}))
+    facts.update(hwfacts.memory_facts(mem))
+    facts["python"] = platform.python_version()
+    if system == "Linux":
+        facts["kernel"] = platform.release()
+        facts.update(hwfacts.system_facts(sysinfo))
+    facts.update(hwfacts.gpu_facts(gpus))
+    facts.update(hwfacts.accelerator_facts(tpu, npus, igpus))
+    if browsers is not None:
+        facts.update(hwfacts.browser_facts(browsers))
+    labels = derive_labels(facts)
+    name = hostname if hostname is not None else socket.gethostname()
+    stable = {k: facts[k] for k in _FINGERPRINT_FACTS if k in facts}
+    digest = hashlib.sha256(json.dumps({"facts": stable, "host": name, "machine": _machine_id(src)},
+                                       sort_keys=True).encode()).hexdigest()[:16]
+    details: dict[str, Any] = {"cpu": cpu_info, "memory": mem, "system": sysinfo, "gpus": gpus,
+                               "accelerators": {"tpu": tpu, "npus": npus, "integrated_gpus": igpus},
+                               "notes": list(src.notes), "probe_seconds": timer.seconds}
+    if browsers is not None:
+        details["browsers"] = browsers
+    return HostInfo(hostname=name, os=facts["os"], arch=arch, cpu_model=facts.get("cpu-model", ""),
+                    cpu_count=int(facts.get("cpu-count", "1")),
+                    memory_gb=float(mem.get("usable_gb") or 0.0), facts=facts, labels=labels,
+                    fingerprint=digest, details=details)
 
 
 @lru_cache(maxsize=1)
 def probe() -> HostInfo:
     """Detect this machine once per process; vendor tools are slow to ask twice."""
-    import psutil
-
-    system = platform.system()
-    arch = _ARCH_ALIASES.get(platform.machine().lower(), platform.machine().lower())
-    cpu_model = _cpu_model()
-    cpu_count = psutil.cpu_count(logical=True) or os.cpu_count() or 1
-    memory_gb = round(psutil.virtual_memory().total / 2**30, 1)
-    facts: dict[str, str] = {
-        "os": _OS_LABELS.get(system, system.lower()),
-        "arch": arch,
-        "cpu-model": cpu_model,
-        "cpu-count": str(cpu_count),
-        "memory-gb": str(int(round(memory_gb))),
-        "python": platform.python_version(),
-    }
-    if system == "Linux":
-        facts["kernel"] = platform.release()
-    facts.update(_nvidia_facts() or _amd_facts())
-    if system == "Darwin" and arch == "arm64":
-        facts.setdefault("gpu", "apple")
-        facts.setdefault("gpu-model", "apple-silicon")
-    labels = derive_labels(facts)
-    hostname = socket.gethostname()
-    stable = {k: facts[k] for k in sorted(facts) if k not in ("python", "kernel", "nvidia-driver")}
-    machine_id = ""
-    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
-        try:
-            with open(path, encoding="utf-8") as fh:
-                machine_id = fh.read().strip()
-                break
-        except OSError:
-            continue
-    digest = hashlib.sha256(
-        json.dumps({"facts": stable, "host": hostname, "machine": machine_id}, sort_keys=True).encode()
-    ).hexdigest()[:16]
-    return HostInfo(
-        hostname=hostname,
-        os=facts["os"],
-        arch=arch,
-        cpu_model=cpu_model,
-        cpu_count=int(cpu_count),
-        memory_gb=memory_gb,
-        facts=facts,
-        labels=labels,
-        fingerprint=digest,
-    )
+    return probe_host()

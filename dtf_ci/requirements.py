@@ -166,7 +166,7 @@ def _has_word(word: str, low_labels: frozenset[str], facts: dict[str, str]) -> b
     for source in (facts, conv):
         for key, value in source.items():
             text = str(value).lower()
-            if text == word and _truthy(text) and not key.endswith(("-name", "-model-full")):
+            if text == word and _truthy(text) and not key.endswith(("-name", "-model-full", "-vendor")):
                 return True
     from dtf_ci.hardware import derive_labels
 
