@@ -162,7 +162,7 @@ def measure_job_overheads(merged: Path, plan: dict[str, Any]) -> dict[str, float
 
 def _unit_row(u: dict[str, Any]) -> dict[str, Any]:
     keys = ("unit", "task", "target", "status", "error_category", "reason", "attempts", "wall_s",
-            "cpu_s", "peak_rss_mb", "exit_code", "shard_id")
+            "cpu_s", "peak_rss_mb", "exit_code", "shard_id", "gpu_peak_mem_mb", "gpu_util_pct")
     row = {k: u.get(k) for k in keys}
     tail = u.get("output_tail") or ""
     row["output_tail"] = "\n".join(tail.splitlines()[-15:]) if u.get("status") == "failed" else ""

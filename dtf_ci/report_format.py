@@ -13,6 +13,8 @@ import math
 import re
 from typing import Any
 
+from dtf_ci.gpu_sampling import report_rows as gpu_report_rows
+
 VERDICT_ORDER = (
     "failed",
     "regression",
@@ -446,4 +448,5 @@ def build_view(
         "absent": [_text(a) for a in shards.get("absent") or []],
         "drift": [drift_line(d) for d in drift_raw],
         "accepted": [_text(a) for a in shards.get("accepted") or []],
+        "gpu_units": gpu_report_rows(verdicts.get("units")),
     }

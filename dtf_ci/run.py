@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dtf_ci import log
+from dtf_ci import gpu_sampling, log
 from dtf_ci.errors import PlanError, ResultsFormatError
 from dtf_ci.execute import Outcome, run_command
 from dtf_ci.model import Measurement
@@ -48,6 +48,7 @@ class UnitResult:
     exit_code: int | None = None
     output_tail: list[str] = field(default_factory=list)
     samples: list[tuple[int, Measurement]] = field(default_factory=list)
+    gpu: gpu_sampling.GpuUsage | None = None  # None: no NVML here, nothing sampled
 
 
 def _classify(outcome: Outcome) -> tuple[str, str, bool]:
@@ -182,8 +183,10 @@ class ShardRunner:
                     "DTF_RUN_ID": str(self.plan.get("run-id", ""))})
         for attempt in range(retries + 1):
             results_path.unlink(missing_ok=True)
-            outcome = run_command(command, cwd=self.root, env=env,
-                                  timeout_s=float(task.get("timeout-s") or 900), echo=self.echo)
+            with gpu_sampling.sampling(res.gpu, env) as gpu:
+                outcome = run_command(command, cwd=self.root, env=env,
+                                      timeout_s=float(task.get("timeout-s") or 900), echo=self.echo)
+            res.gpu = gpu or res.gpu
             res.attempts += 1
             res.wall_s += outcome.wall_s
             res.cpu_s += outcome.cpu_s
@@ -241,13 +244,14 @@ def write_results(plan: dict[str, Any], shard: dict[str, Any], results: list[Uni
     host = probe()
     run_id, shard_id, target = str(plan.get("run-id", "")), shard["id"], shard["target"]
     hosts = [(host.fingerprint, host.hostname, target, host.os, host.arch, host.cpu_model,
-              host.cpu_count, host.memory_gb, json.dumps(list(host.labels)), json.dumps(host.facts))]
+              host.cpu_count, host.memory_gb, json.dumps(list(host.labels)), json.dumps(host.facts),
+              json.dumps(host.to_json(), sort_keys=True, default=str))]
     units, samples = [], []
     for r in results:
         units.append((run_id, shard_id, r.unit, r.task, r.target, host.fingerprint, r.status,
                       r.error_category, r.reason, r.attempts, r.repeat, r.started_at,
                       round(r.wall_s, 6), round(r.cpu_s, 6), round(r.peak_rss_mb, 3),
-                      r.exit_code, "\n".join(r.output_tail)))
+                      r.exit_code, "\n".join(r.output_tail), *gpu_sampling.unit_columns(r.gpu)))
         for rep, m in r.samples:
             samples.append((run_id, shard_id, r.task, r.target, host.fingerprint, m.metric, m.unit,
                             m.direction, rep, repr(float(m.value))))

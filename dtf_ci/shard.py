@@ -29,6 +29,7 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("host_id", "VARCHAR"), ("hostname", "VARCHAR"), ("target", "VARCHAR"), ("os", "VARCHAR"),
         ("arch", "VARCHAR"), ("cpu_model", "VARCHAR"), ("cpu_count", "INTEGER"),
         ("memory_gb", "DOUBLE"), ("labels", "VARCHAR"), ("facts", "VARCHAR"),
+        ("hardware", "VARCHAR"),  # the whole `dtf hw --json` document (dtf.hw/1); NULL in older shards
     ],
     "units": [
         ("run_id", "VARCHAR"), ("shard_id", "VARCHAR"), ("unit", "VARCHAR"), ("task", "VARCHAR"),
@@ -37,6 +38,7 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("repeat", "INTEGER"), ("started_at", "TIMESTAMP"), ("wall_s", "DOUBLE"),
         ("cpu_s", "DOUBLE"), ("peak_rss_mb", "DOUBLE"), ("exit_code", "INTEGER"),
         ("output_tail", "VARCHAR"),
+        ("gpu_peak_mem_mb", "DOUBLE"), ("gpu_util_pct", "DOUBLE"),  # NVML sampling; NULL without it
     ],
     "samples": [
         ("run_id", "VARCHAR"), ("shard_id", "VARCHAR"), ("task", "VARCHAR"), ("target", "VARCHAR"),
@@ -74,7 +76,9 @@ def _bulk_insert(con: Any, table: str, rows: Sequence[Sequence[Any]], tmp_dir: P
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(columns)
-        writer.writerows([_NULL if v is None else v for v in row] for row in rows)
+        # Rows written by older callers lack the columns added since: NULL, not an error.
+        pad = [None] * len(columns)
+        writer.writerows([_NULL if v is None else v for v in [*row, *pad[len(row):]]] for row in rows)
     try:
         con.execute(
             f"COPY {table} FROM '{_sql_path(path)}' (FORMAT csv, HEADER true, QUOTE '\"', ESCAPE '\"', NULL '{_NULL}')"

@@ -45,7 +45,8 @@ def read_run(merged_db: str) -> RunData:
                 "values": list(values or []), "hosts": sorted(h for h in hosts if h),
             }
         cols = ["unit", "task", "target", "host_id", "status", "error_category", "reason",
-                "attempts", "repeat", "wall_s", "cpu_s", "peak_rss_mb", "exit_code", "output_tail", "shard_id"]
+                "attempts", "repeat", "wall_s", "cpu_s", "peak_rss_mb", "exit_code", "output_tail", "shard_id",
+                "gpu_peak_mem_mb", "gpu_util_pct"]
         for row in con.execute(f"SELECT {', '.join(cols)} FROM units ORDER BY unit").fetchall():
             data.units.append(dict(zip(cols, row, strict=True)))
         for host_id, hostname, target in con.execute("SELECT host_id, hostname, target FROM hosts").fetchall():

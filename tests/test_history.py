@@ -32,12 +32,12 @@ def make_source_db(path: Path, run_id: str, *, target: str = "cpu", host_id: str
     units = units if units is not None else {"sort": ("passed", 1.5)}
     con = duckdb.connect(str(path))
     create_tables(con)  # the shard tables, as dtf writes them
-    con.execute("INSERT INTO hosts VALUES (?, 'box-1', ?, 'linux', 'x86_64', 'Xeon', 4, 16.0, ?, ?)",
+    con.execute("INSERT INTO hosts VALUES (?, 'box-1', ?, 'linux', 'x86_64', 'Xeon', 4, 16.0, ?, ?, NULL)",
                 [host_id, target, json.dumps(["linux", "x64"]), json.dumps(facts)])
     shard = f"{target}-w1-1"
     for task, (status, wall) in units.items():
         con.execute("INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?, '', '', 1, 3, "
-                    "TIMESTAMP '2026-11-25 10:15:00', ?, ?, 50.0, 0, '')",
+                    "TIMESTAMP '2026-11-25 10:15:00', ?, ?, 50.0, 0, '', NULL, NULL)",
                     [run_id, shard, f"{task}@{target}", task, target, host_id, status, wall, wall])
     for (task, metric), values in samples.items():
         for rep, value in enumerate(values):

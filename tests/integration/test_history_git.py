@@ -40,9 +40,9 @@ def make_source_db(path: Path, run_id: str, value: float = 1.0) -> Path:
     con = duckdb.connect(str(path))
     create_tables(con)  # the shard tables, as dtf writes them
     con.execute("INSERT INTO hosts VALUES ('h1', 'box', 'cpu', 'linux', 'x86_64', 'Xeon', 2, 4.0, "
-                "'[\"linux\"]', '{\"arch\": \"x86_64\"}')")
+                "'[\"linux\"]', '{\"arch\": \"x86_64\"}', NULL)")
     con.execute("INSERT INTO units VALUES (?, 'cpu-w1-1', 'sort@cpu', 'sort', 'cpu', 'h1', 'passed', "
-                "'', '', 1, 3, TIMESTAMP '2026-11-25 10:00:00', 2.5, 2.0, 10.0, 0, '')", [run_id])
+                "'', '', 1, 3, TIMESTAMP '2026-11-25 10:00:00', 2.5, 2.0, 10.0, 0, '', NULL, NULL)", [run_id])
     for rep in range(3):
         con.execute("INSERT INTO samples VALUES (?, 'cpu-w1-1', 'sort', 'cpu', 'h1', 'sort_10k', 's', "
                     "'lower', ?, ?)", [run_id, rep, value + rep])
