@@ -20,7 +20,10 @@ def _b(value: bool) -> str:
 
 
 def gpu_model_slug(name: str) -> str:
-    """``NVIDIA H100 80GB HBM3`` -> ``h100``: the word a runner label would use."""
+    """``NVIDIA H100 80GB HBM3`` -> ``h100``, ``Apple M2 Max`` -> ``m2-max``: the word a runner
+    label would use."""
+    if name.startswith("Apple "):
+        return re.sub(r"[^a-z0-9]+", "-", name[6:].lower()).strip("-") or "apple-silicon"
     match = re.search(r"\b([A-Z]{1,3}\d{1,4}[A-Z]?|RTX\s?\d{4}|MI\d{3}[A-Z]?)\b", name.upper())
     slug = match.group(1) if match else name
     return re.sub(r"[^a-z0-9]+", "-", slug.lower()).strip("-")
@@ -101,7 +104,7 @@ def gpu_facts(gpus: list[dict[str, Any]]) -> dict[str, str]:
             facts[fact] = _b(all(states)) if key != "mig" else _b(any(states))
     if any(d.get("mig") for d in gpus):
         facts["gpu-mig-instances"] = sum(int(d.get("mig_instances") or 0) for d in gpus)
-    if any("throttle_reasons" in d for d in gpus):
+    if any(d.get("throttle_reasons") is not None for d in gpus):
         reasons = sorted({r for d in gpus for r in d.get("throttle_reasons") or [] if r != "gpu_idle"})
         facts["gpu-throttle-reasons"] = ",".join(reasons) or "none"
     return {k: str(v) for k, v in facts.items() if v not in ("", None)}
@@ -134,8 +137,10 @@ def browser_facts(browsers: dict[str, Any]) -> dict[str, str]:
             facts[f"browser-{name}"] = str(info["version"]).split(".")[0]
     chromium = browsers.get("chromium") if isinstance(browsers.get("chromium"), dict) else None
     best = chromium or next((b for b in browsers.values() if isinstance(b, dict)), None)
-    if best is None:
-        return facts
+    error = (best or {}).get("error") or browsers.get("error")
+    if best is None or error:  # no browser ran: no WebGPU here, and the reason says why
+        reason = str(error or "no browser was found")
+        return {**facts, "webgpu": "false", "webgpu-reason": reason, "webnn": "false"}
     webgpu = best.get("webgpu") or {}
     facts["webgpu"] = _b(bool(webgpu.get("available")))
     if webgpu.get("reason") and not webgpu.get("available"):
