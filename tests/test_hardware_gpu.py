@@ -228,3 +228,18 @@ echo "hw.optional.arm.FEAT_BF16: 1"
     assert (f["gpu"], f["gpu-model"], f["gpu-cores"], f["gpu-unified-memory"]) == ("apple", "m2-max", "38", "true")
     assert f["neon"] == "true" and f["bf16"] == "true" and f["cpu-cache-l2-kb"] == "4096"
     assert {"macos", "arm64", "gpu", "apple", "gpu-m2-max"} <= set(host.labels)
+
+
+def test_the_real_nvml_bindings_on_this_machine():
+    """nvidia-ml-py itself: on a machine without an NVIDIA driver NVML cannot start and the probe
+    says None (then nvidia-smi is asked); on a GPU machine this is the real NVIDIA path."""
+    pynvml = pytest.importorskip("pynvml", reason="nvidia-ml-py is not installed")
+    devices = nvidia.probe_nvml(pynvml)
+    if devices is None:
+        return
+    assert devices, "NVML started but listed no device"
+    for dev in devices:
+        assert dev["name"] and dev["memory_mib"] > 0 and dev["source"] == "nvml"
+        assert dev["compute_capability"] and dev["compute_capability"].count(".") == 1
+        assert dev["cuda"] and dev["driver"]
+        assert isinstance(dev["throttle_reasons"], list) and dev["clocks_locked"] in (True, False, None)
