@@ -15,6 +15,7 @@ NAME_MAX = 120  # task, target, metric, measurement unit, shard id, host id (cha
 UNIT_ID_MAX = 2 * NAME_MAX + 1  # "task@target"
 RUN_ID_MAX = 200
 TEXT_MAX = 4000  # free text read from a shard: reason, labels, facts (longer is cut)
+JSON_MAX = 256 * 1024  # hosts.facts / hosts.hardware: JSON cut short is no JSON, so longer is NULL
 OUTPUT_TAIL_MAX = 64 * 1024  # a failed unit's output tail kept in a shard (longer is cut)
 MANIFEST_MAX_BYTES = 1024 * 1024
 

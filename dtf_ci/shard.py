@@ -20,7 +20,7 @@ from typing import Any
 
 from dtf_ci import __version__
 
-SHARD_SCHEMA = "dtf.shard/1"
+SHARD_SCHEMA = "dtf.shard/2"  # 2: hosts.hardware, units.gpu_peak_mem_mb/gpu_util_pct (1 lacks them)
 MANIFEST_SCHEMA = "dtf.manifest/1"
 
 TABLES: dict[str, list[tuple[str, str]]] = {

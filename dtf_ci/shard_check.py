@@ -51,6 +51,7 @@ NAME_COLUMNS: dict[str, dict[str, int]] = {
     "hosts": {"host_id": limits.NAME_MAX, "target": limits.NAME_MAX},
 }
 TAIL_COLUMNS = {("units", "output_tail")}  # free text whose end matters: cut from the front
+JSON_COLUMNS = {("hosts", "facts"), ("hosts", "hardware")}  # whole or nothing: a cut document is unreadable
 _SCHEMA_RE = re.compile(r"^dtf\.shard/(\d+)$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _FILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*\.duckdb$")
@@ -336,6 +337,8 @@ def copy_sql(table: str, alias: str, columns: tuple[tuple[str, str], ...]) -> st
             exprs.append(col)
         elif (table, col) in TAIL_COLUMNS:
             exprs.append(f"right({col}, {limits.OUTPUT_TAIL_MAX})")
+        elif (table, col) in JSON_COLUMNS:
+            exprs.append(f"CASE WHEN length({col}) <= {limits.JSON_MAX} THEN {col} END")
         else:
             exprs.append(f"left({col}, {limits.TEXT_MAX})")
     return f"SELECT {', '.join(exprs)} FROM {alias}.main.{table}"

@@ -119,6 +119,7 @@ def _make_old(out: Path, shard_id: str) -> None:
         con.execute("ALTER TABLE hosts DROP COLUMN hardware")
         con.execute("ALTER TABLE units DROP COLUMN gpu_peak_mem_mb")
         con.execute("ALTER TABLE units DROP COLUMN gpu_util_pct")
+        con.execute("UPDATE dtf_meta SET value = 'dtf.shard/1' WHERE key = 'schema'")
         con.execute("CHECKPOINT")
     finally:
         con.close()
@@ -147,6 +148,34 @@ def test_shards_from_an_older_dtf_still_merge(tmp_path, no_nvml):
     finally:
         con.close()
     assert hosts == [(True,), (False,)] and units == (2,)
+
+
+def test_a_hardware_document_too_long_to_keep_whole_merges_as_null(tmp_path, no_nvml):
+    """A cut JSON document is unreadable: over the bound it becomes NULL, never half a document."""
+    from dtf_ci import limits
+
+    plan = make_plan(tmp_path, {"t": {"run": "true", "repeat": 1, "max-repeat": 1}})
+    out = tmp_path / "out"
+    execute_shard(plan, "local-w1-1", out)
+    db = out / "local-w1-1.duckdb"
+    con = duckdb.connect(str(db))
+    try:
+        con.execute(f"UPDATE hosts SET hardware = '{{\"x\": \"' || repeat('y', {limits.JSON_MAX}) || '\"}}'")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    manifest_path = out / "local-w1-1.manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["sha256"], manifest["bytes"] = sha256_file(db), os.path.getsize(db)
+    manifest_path.write_text(json.dumps(manifest))
+    result = merge_shards(out, tmp_path / "merged.duckdb", plan)
+    assert not result.rejected
+    con = duckdb.connect(str(tmp_path / "merged.duckdb"), read_only=True)
+    try:
+        hardware, facts = con.execute("SELECT hardware, facts FROM hosts").fetchone()
+    finally:
+        con.close()
+    assert hardware is None and json.loads(facts)["cpu-count"]
 
 
 def test_report_shows_gpu_use_only_for_units_that_have_it():
