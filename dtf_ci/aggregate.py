@@ -58,6 +58,7 @@ def aggregate(
     append: str = "auto",
     post: bool = False,
     context: Any = None,
+    fail_on: str = "regression",
 ) -> AggregateResult:
     from dtf_ci.merge import merge_shards
     from dtf_ci.providers import get_provider

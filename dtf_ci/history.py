@@ -382,7 +382,7 @@ def series_history(store: HistoryStore, *, max_runs: int = 30, branch: str | Non
 def _series(runs: list[RunInfo]) -> dict[tuple[str, str, str], list[tuple[str, float, list[float]]]]:
     rows = _query(runs, "samples", """
         SELECT task, metric, target, ord, median(value), list(value ORDER BY repetition)
-        FROM t WHERE value IS NOT NULL AND NOT isnan(value)
+        FROM t WHERE value IS NOT NULL AND isfinite(value)
         GROUP BY task, metric, target, ord
         ORDER BY task, metric, target, ord""")
     ids = [r.run_id for r in runs]

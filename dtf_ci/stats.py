@@ -16,7 +16,13 @@ nothing:
 A change is a regression (or improvement) only when it is both significant and material; a
 change that looks material but is not significant is "inconclusive"; anything inside the
 threshold is "unchanged". Across one run, :func:`compare_many` adds Benjamini–Hochberg
-false-discovery-rate control. Change points and machine drift live in
+false-discovery-rate control.
+
+Zero and negative values are measurements too (allocs/op = 0, a signed offset). Where either
+side holds one, the log scale does not exist, so that series is compared on the **difference
+scale** instead: the same estimator, interval and test on current − baseline (the test is the
+same one: ranks do not care about the scale), and "material" means the difference exceeds the
+threshold times the baseline's magnitude (any difference from a baseline of exactly 0). Change points and machine drift live in
 :mod:`dtf_ci.changepoints` and :mod:`dtf_ci.drift` and are re-exported here.
 """
 
@@ -30,7 +36,8 @@ from statistics import NormalDist
 
 import numpy as np
 
-from dtf_ci.changepoints import baseline_window, change_points, series_noise
+from dtf_ci.changepoints import baseline_window, change_points
+from dtf_ci.changepoints import series_noise as _log_noise
 from dtf_ci.drift import DriftFinding, detect_drift
 
 __all__ = [
@@ -64,6 +71,12 @@ class Comparison:
     p-value; ``q_value`` the Benjamini–Hochberg adjusted one (only from :func:`compare_many`);
     ``threshold`` the material threshold that was applied (a fraction, 0.03 = 3 %);
     ``baseline_n``/``current_n`` the samples used and ``outliers`` the far outliers set aside.
+
+    ``scale`` is ``"log"`` (all values > 0) or ``"difference"`` (a side held a zero or a
+    negative value); on the difference scale ``difference``/``diff_low``/``diff_high`` are the
+    Hodges–Lehmann shift current − baseline and its interval, and ``ratio`` is
+    1 + difference / |baseline median| (NaN when that median is 0). A ratio too large for a
+    float (values from 1e-300 to 1e300) is ``inf``; ``log_ratio`` keeps it exactly.
     """
 
     verdict: str
@@ -77,6 +90,11 @@ class Comparison:
     current_n: int = 0
     outliers: int = 0
     reason: str = ""
+    scale: str = "log"
+    difference: float | None = None
+    diff_low: float | None = None
+    diff_high: float | None = None
+    log_ratio: float | None = None
 
     @property
     def effective_threshold(self) -> float:
@@ -88,7 +106,11 @@ class Comparison:
 
 
 def _check_values(values: object, name: str) -> np.ndarray:
-    """Return ``values`` as a 1-D float array, or raise a ValueError that names the problem."""
+    """Return ``values`` as a 1-D float array, or raise a ValueError that names the problem.
+
+    Zero and negative values are accepted (they select the difference scale); NaN and
+    infinities are not measurements.
+    """
     try:
         arr = np.asarray(values, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -97,19 +119,10 @@ def _check_values(values: object, name: str) -> np.ndarray:
         raise ValueError(f"{name}: expected a flat sequence of numbers, got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name} is empty: a comparison needs at least one sample per side")
-    bad = ~np.isfinite(arr) | (arr <= 0)
+    bad = ~np.isfinite(arr)
     if bad.any():
         i = int(np.argmax(bad))
-        v = arr[i]
-        if np.isnan(v):
-            what = "is NaN"
-        elif np.isinf(v):
-            what = "is infinite"
-        elif v < 0:
-            what = f"is negative ({v:g}): times, rates and sizes cannot be negative"
-        else:
-            what = "is 0: a ratio to or from zero is undefined, values must be > 0"
-        raise ValueError(f"{name}[{i}] {what}")
+        raise ValueError(f"{name}[{i}] {'is NaN' if np.isnan(arr[i]) else 'is infinite'}")
     return arr
 
 
@@ -257,11 +270,20 @@ def _verdicts(
     thr: np.ndarray,
     significant: np.ndarray,
     too_few: np.ndarray,
+    ref: np.ndarray | None = None,
 ) -> np.ndarray:
+    """Verdict per row. ``ref`` is NaN on log-scale rows and |baseline median| on difference rows.
+
+    Log rows are material beyond log1p(threshold); difference rows beyond threshold × ref,
+    or at any difference when the baseline's median is exactly 0.
+    """
     worse = np.where(lower_better, hl, -hl)
-    band = np.log1p(thr)
     out = np.full(hl.shape, "unchanged", dtype=object)
-    material = np.abs(worse) > band
+    if ref is None:
+        ref = np.full(hl.shape, np.nan)
+    diff_rows = ~np.isnan(ref)
+    with np.errstate(invalid="ignore", over="ignore"):
+        material = np.where(diff_rows, np.abs(worse) > thr * np.nan_to_num(ref), np.abs(worse) > np.log1p(thr))
     out[material & ~significant] = "inconclusive"
     out[material & significant & (worse > 0)] = "regression"
     out[material & significant & (worse < 0)] = "improvement"
@@ -269,9 +291,21 @@ def _verdicts(
     return out
 
 
+def _change_text(log_ratio: float, diff: float | None, ref: float | None) -> str:
+    """The change in words: a percent, a fold change past float range, or a difference."""
+    if diff is not None:
+        if ref:
+            return f"{diff / ref * 100:+.1f}% ({diff:+.4g} on a baseline median of magnitude {ref:.4g})"
+        return f"{diff:+.4g} from a baseline median of 0"
+    if abs(log_ratio) > 700:  # exp would overflow: say it in powers of ten
+        return f"×1e{log_ratio / math.log(10):+.0f}"
+    return f"{math.expm1(log_ratio) * 100:+.1f}%"
+
+
 def _reason(verdict: str, ratio: float, p: float, q: float | None, thr: float, nb: int, nc: int,
-            removed: int = 0) -> str:
-    change = f"{(ratio - 1) * 100:+.1f}%"
+            removed: int = 0, change: str | None = None) -> str:
+    if change is None:
+        change = f"{(ratio - 1) * 100:+.1f}%"
     if min(nb, nc) < 2:
         return f"too few samples ({nb} baseline, {nc} current): need at least 2 on each side"
     sig = f"p={p:.2g}" + (f", q={q:.2g}" if q is not None else "")
@@ -353,6 +387,7 @@ def _run(pairs, directions, thresholds, noises, fdr: float | None, alpha: float,
     k = len(pairs)
     results: list[Comparison | None] = [None] * k
     lower, thr = np.zeros(k, dtype=bool), np.zeros(k)
+    ref = np.full(k, np.nan)  # |baseline median| of difference-scale rows, NaN on log rows
     logs: list[tuple[np.ndarray, np.ndarray]] = []
     valid: list[int] = []
     removed = [0] * k
@@ -363,14 +398,18 @@ def _run(pairs, directions, thresholds, noises, fdr: float | None, alpha: float,
             lower[i] = _check_direction(directions[i])
             thr[i] = max(_check_fraction(thresholds[i], "threshold"),
                          _check_fraction(noises[i], "noise", allow_none=True))
-            lb = np.log(_check_values(pair[0], "baseline"))
-            lc = np.log(_check_values(pair[1], "current"))
+            lb = _check_values(pair[0], "baseline")
+            lc = _check_values(pair[1], "current")
         except ValueError as exc:
             if on_invalid == "raise":
                 raise ValueError(str(exc) if single else f"pairs[{i}]: {exc}") from None
             results[i] = Comparison("inconclusive", math.nan, math.nan, math.nan, math.nan,
                                     reason=f"invalid samples: {exc}")
             continue
+        if (lb > 0).all() and (lc > 0).all():
+            lb, lc = np.log(lb), np.log(lc)
+        else:  # a zero or a negative value: no log scale, compare differences
+            ref[i] = abs(float(np.median(lb)))
         if lb.size * lc.size > _CHUNK:
             # Thousands of samples per side: evenly spaced quantiles keep the pairwise array
             # in memory and make the test, if anything, conservative.
@@ -393,20 +432,62 @@ def _run(pairs, directions, thresholds, noises, fdr: float | None, alpha: float,
         step = max(1, _CHUNK // (n * m))
         for s in range(0, len(idx), step):
             ix = np.asarray(idx[s : s + step])
-            hl[ix], lo[ix], hi[ix], p[ix] = _core(np.stack([logs[j][0] for j in ix]),
-                                                  np.stack([logs[j][1] for j in ix]))
+            with np.errstate(over="ignore", invalid="ignore"):
+                hl[ix], lo[ix], hi[ix], p[ix] = _core(np.stack([logs[j][0] for j in ix]),
+                                                      np.stack([logs[j][1] for j in ix]))
     q = bh_adjust(p) if fdr is not None else None
     significant = (p <= alpha) & (q <= fdr if q is not None else True)
     too_few = (sizes.min(axis=1) if len(logs) else np.zeros(0)) < 2
-    verdicts = _verdicts(hl, lower[vix], thr[vix], significant, too_few)
-    ratio, cl, ch = np.exp(hl), np.exp(lo), np.exp(hi)
+    verdicts = _verdicts(hl, lower[vix], thr[vix], significant, too_few, ref[vix])
     for j, i in enumerate(valid):
-        v, rj, nb, nc = str(verdicts[j]), float(ratio[j]), int(sizes[j, 0]), int(sizes[j, 1])
+        v, nb, nc = str(verdicts[j]), int(sizes[j, 0]), int(sizes[j, 1])
         qj = None if q is None else float(q[j])
-        results[i] = Comparison(v, rj, float(cl[j]), float(ch[j]), float(p[j]), qj, float(thr[i]),
-                                nb, nc, removed[i],
-                                _reason(v, rj, float(p[j]), qj, float(thr[i]), nb, nc, removed[i]))
+        results[i] = _comparison(v, float(hl[j]), float(lo[j]), float(hi[j]), float(p[j]), qj,
+                                 float(thr[i]), nb, nc, removed[i], float(ref[i]))
     return results  # type: ignore[return-value]
+
+
+def _comparison(v: str, hl: float, lo: float, hi: float, p: float, q: float | None, thr: float,
+                nb: int, nc: int, removed: int, ref: float) -> Comparison:
+    """One result row on its scale: log ratios become ratios, differences stay differences."""
+    if math.isnan(ref):  # log scale; exp past ~1e308 is inf, the log ratio stays exact
+        ratio, cl, ch = (math.exp(x) if x < 709.0 else math.inf for x in (hl, lo, hi))
+        change = _change_text(hl, None, None)
+        return Comparison(v, ratio, cl, ch, p, q, thr, nb, nc, removed,
+                          _reason(v, ratio, p, q, thr, nb, nc, removed, change), log_ratio=hl)
+    if ref > 0:
+        ratio, cl, ch = (1.0 + x / ref for x in (hl, lo, hi))
+    else:
+        ratio = cl = ch = math.nan
+    change = _change_text(0.0, hl, ref)
+    return Comparison(v, ratio, cl, ch, p, q, thr, nb, nc, removed,
+                      _reason(v, ratio, p, q, thr, nb, nc, removed, change), scale="difference",
+                      difference=hl, diff_low=lo, diff_high=hi)
+
+
+def series_noise(run_medians: Sequence[float]) -> float | None:
+    """The series' noise band as a fraction (see :func:`dtf_ci.changepoints.series_noise`).
+
+    All medians > 0: the band of the log changes between consecutive runs. A zero or a
+    negative median (allocs/op = 0) has no log: the band then comes from the plain changes
+    between consecutive runs, 2.5 robust standard deviations of them, relative to the
+    magnitude of the median run (None when that is 0: the user's threshold alone applies).
+    NaN and infinite medians are left out rather than failing every later run.
+    """
+    xs = [float(v) for v in run_medians if isinstance(v, (int, float)) and math.isfinite(v)]
+    if all(v > 0 for v in xs):
+        return _log_noise(xs)
+    if len(xs) < 5:
+        return None
+    x = np.asarray(xs)
+    level = abs(float(np.median(x)))
+    if level == 0:
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = np.diff(x)
+        sd = 1.4826 * float(np.median(np.abs(d - np.median(d))))
+        band = 2.5 * sd / level
+    return band if math.isfinite(band) else None
 
 
 def bh_adjust(p_values: Sequence[float] | np.ndarray) -> np.ndarray:

@@ -124,7 +124,12 @@ def decide(
             row.update(verdict=comp.verdict, ratio=_num(comp.ratio), ci_low=_num(comp.ci_low),
                        ci_high=_num(comp.ci_high), p_value=_num(comp.p_value),
                        q_value=_num(comp.q_value), effective_threshold=_num(comp.threshold),
-                       outliers=comp.outliers, reason=comp.reason)
+                       outliers=comp.outliers, reason=comp.reason, scale=comp.scale)
+            if comp.scale == "difference":  # a side had zeros or negatives: no log ratio
+                row.update(difference=_num(comp.difference),
+                           difference_ci=[_num(comp.diff_low), _num(comp.diff_high)])
+            elif comp.log_ratio is not None and not math.isfinite(comp.ratio):
+                row["log_ratio"] = _num(comp.log_ratio)  # past float range (1e-300 -> 1e300)
             if main_line and sha and comp.verdict in ("regression", "improvement"):
                 row["landed_in"] = sha
             out.append(row)
@@ -173,7 +178,7 @@ def _drift(rows: list[dict[str, Any]], run: RunData) -> list[dict[str, Any]]:
 
     inputs = []
     for r in rows:
-        if r.get("ratio") and len(r["hosts"]) == 1 and r["ratio"] > 0:
+        if r.get("ratio") and len(r["hosts"]) == 1 and r["ratio"] > 0 and r.get("scale") != "difference":
             inputs.append({"host": r["hosts"][0], "target": r["target"],
                            "series": f"{r['task']}/{r['metric']}", "log_ratio": math.log(r["ratio"])})
     if not inputs:

@@ -131,8 +131,6 @@ def test_hodges_lehmann_ratio_is_the_median_of_pairwise_ratios() -> None:
         ([], "baseline is empty"),
         ([1.0, float("nan")], "baseline[1] is NaN"),
         ([1.0, float("inf")], "baseline[1] is infinite"),
-        ([1.0, -0.5], "baseline[1] is negative"),
-        ([0.0, 1.0], "baseline[0] is 0"),
         (["fast"], "must be numbers"),
         ([[1.0, 2.0]], "flat sequence"),
     ],
@@ -181,12 +179,12 @@ def test_fdr_control_removes_a_lone_marginal_finding_in_a_large_run() -> None:
 
 
 def test_compare_many_names_the_bad_series_or_marks_it_inconclusive() -> None:
-    pairs = [([1.0, 1.1], [1.0, 1.2]), ([1.0, 1.1], [0.0, 1.0])]
-    with pytest.raises(ValueError, match=r"pairs\[1\]: current\[0\] is 0"):
+    pairs = [([1.0, 1.1], [1.0, 1.2]), ([1.0, 1.1], [float("nan"), 1.0])]
+    with pytest.raises(ValueError, match=r"pairs\[1\]: current\[0\] is NaN"):
         stats.compare_many(pairs, directions=["lower"] * 2, thresholds=[0.03] * 2)
     res = stats.compare_many(pairs, directions=["lower"] * 2, thresholds=[0.03] * 2,
                              on_invalid="inconclusive")
-    assert res[1].verdict == "inconclusive" and "current[0] is 0" in res[1].reason
+    assert res[1].verdict == "inconclusive" and "current[0] is NaN" in res[1].reason
     assert math.isnan(res[1].ratio)
     assert res[0].verdict in stats.VERDICTS
 
@@ -270,8 +268,8 @@ def test_series_noise_is_relative_robust_and_needs_history() -> None:
     assert stats.series_noise([m * 1000 for m in medians]) == pytest.approx(band)
     stepped = medians[:15] + [m * 1.3 for m in medians[15:]]
     assert stats.series_noise(stepped) == pytest.approx(band, rel=0.35)
-    with pytest.raises(ValueError, match="run_medians"):
-        stats.series_noise([1.0, -1.0, 1.0, 1.0, 1.0])
+    # a zero or negative median (allocs/op = 0) gives a band, never an error
+    assert stats.series_noise([1.0, -1.0, 1.0, 1.0, 1.0]) is not None
 
 
 # ------------------------------------------------------------------------- drift
@@ -378,7 +376,7 @@ def test_tiny_samples_never_crash_and_stay_coherent(b: list[float], c: list[floa
 
 
 @PROPS
-@given(sample, st.data(), st.sampled_from([float("nan"), float("inf"), -float("inf"), -1.5, 0.0]),
+@given(sample, st.data(), st.sampled_from([float("nan"), float("inf"), -float("inf")]),
        st.booleans())
 def test_invalid_values_raise_a_value_error_naming_the_problem(x: list[float], data, bad: float,
                                                                 on_current: bool) -> None:
@@ -388,7 +386,7 @@ def test_invalid_values_raise_a_value_error_naming_the_problem(x: list[float], d
     with pytest.raises(ValueError) as err:
         stats.compare(*args)
     side = "current" if on_current else "baseline"
-    word = "NaN" if math.isnan(bad) else "infinite" if math.isinf(bad) else "negative" if bad < 0 else "is 0"
+    word = "NaN" if math.isnan(bad) else "infinite"
     assert f"{side}[{i}]" in str(err.value) and word in str(err.value)
 
 
