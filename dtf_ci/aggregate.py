@@ -30,6 +30,8 @@ class AggregateResult:
 
 
 def _missing_units(plan: dict[str, Any] | None, merge: Any, present: set[str]) -> list[dict[str, Any]]:
+    """Every planned unit without a result, with the reason: its shard was absent or rejected,
+    or its shard arrived without it. Missing units fail the run by default (:mod:`dtf_ci.policy`)."""
     if not plan:
         return []
     reasons = {r["shard"]: f"shard {r['shard']} rejected: {r['reason']}" for r in merge.rejected}
@@ -37,14 +39,13 @@ def _missing_units(plan: dict[str, Any] | None, merge: Any, present: set[str]) -
         reasons[shard_id] = f"shard {shard_id} produced no result (the job failed, was cancelled, or its artifact was not uploaded)"
     out = []
     for shard in plan.get("shards", []):
-        if shard["id"] not in reasons:
-            continue
         for unit_id in shard["units"]:
             if unit_id in present:
                 continue
+            reason = reasons.get(shard["id"], f"shard {shard['id']} arrived without a result for {unit_id}")
             task, _, target = unit_id.partition("@")
             out.append({"unit": unit_id, "task": task, "target": target, "status": "missing",
-                        "error_category": "", "reason": reasons[shard["id"]], "shard_id": shard["id"]})
+                        "error_category": "", "reason": reason, "shard_id": shard["id"]})
     return out
 
 
@@ -81,6 +82,7 @@ def aggregate(
     thresholds = {tid: float(t.get("threshold", 0.03)) for tid, t in (plan or {}).get("tasks", {}).items()}
     notes: list[str] = []
     store, history, run_shas = None, {}, {}
+    no_baseline: str | None = None
     if history_spec:
         from dtf_ci.history import open_history, series_history
 
@@ -91,9 +93,11 @@ def aggregate(
             run_shas = {r.run_id: r.sha for r in store.runs() if main is None or r.branch == main}
             history = series_history(store, max_runs=30, branch=main)
         except HistoryError as exc:
-            notes.append(f"history unavailable, every series is compared as new: {exc}")
+            no_baseline = f"history unavailable because {exc}"
+            notes.append(f"no baseline: {no_baseline}; every series is compared as new and this "
+                         "run is not appended to history")
             log.warning(notes[-1])
-            store = None
+            store, history, run_shas = None, {}, {}
     rows, drift = decide(run, history, thresholds=thresholds, missing_units=missing + skipped, fdr=fdr,
                          main_line=ctx.on_main_line and ctx.provider != "local", sha=ctx.sha, run_shas=run_shas)
     landed = [r for r in rows if r.get("landed_in")]
@@ -112,10 +116,11 @@ def aggregate(
         "shards": {"accepted": [s.shard_id for s in merge.accepted], "rejected": merge.rejected,
                    "absent": merge.absent},
         "drift": drift, "notes": notes, "series": rows, "units": units,
-        "unschedulable": (plan or {}).get("unschedulable", []),
+        "unschedulable": (plan or {}).get("unschedulable", []), "no-baseline": no_baseline,
     }
     if plan and ctx.provider != "local":
         verdicts["job-overhead-s"] = measure_job_overheads(merged_path, plan)
+    _apply_policy(verdicts, fail_on)
     result = AggregateResult(verdicts=verdicts, notes=notes)
     _write_json(report_dir / "verdicts.json", verdicts)
     from dtf_ci.report import write_report
@@ -123,7 +128,11 @@ def aggregate(
     result.report_files = write_report(verdicts, report_dir, run_url=ctx.run_url or None)
     if post:
         _publish(provider, ctx, verdicts, report_dir, result)
-    if store is not None and _should_append(append, ctx):
+    if store is not None and verdicts["policy"]["missing-units"]:
+        result.notes.append(f"history not appended: {verdicts['policy']['missing-units']} unit(s) "
+                            "missing; a partial run never becomes a baseline")
+        log.warning(result.notes[-1])
+    elif store is not None and _should_append(append, ctx):
         result.appended = _append(store, verdicts, ctx, merged_path, plan, result)
     elif store is not None:
         result.notes.append("history not appended: only runs on the default branch are appended (pull requests read it)")
@@ -208,14 +217,11 @@ def _publish(provider: Any, ctx: Any, verdicts: dict[str, Any], report_dir: Path
     from dtf_ci.providers import PublishRequest
     from dtf_ci.report import render_comment, render_summary
 
-    counts = verdicts["counts"]
-    bad = counts["failed"] + counts["regression"]
-    state = "failure" if bad else "success"
-    parts = [f"{counts[v]} {v}" for v in ORDER if counts.get(v)]
+    # The status says what the headline and the exit code say: one policy answer for all.
     request = PublishRequest(
         comment_markdown=render_comment(verdicts), summary_markdown=render_summary(verdicts),
-        state=state, description=(", ".join(parts) or "no series")[:140], overall=verdicts["overall"],
-        report_dir=str(report_dir),
+        state=verdicts["policy"]["state"], description=status_description(verdicts),
+        overall=verdicts["overall"], report_dir=str(report_dir),
     )
     # Each provider knows its own token variables (GitLab: DTF_GITLAB_TOKEN, GITLAB_TOKEN);
     # only GitHub's are read here, so a GitHub token never reaches GitLab's API.
@@ -231,15 +237,26 @@ def _publish(provider: Any, ctx: Any, verdicts: dict[str, Any], report_dir: Path
     result.notes.extend(published.notes)
 
 
+def _apply_policy(verdicts: dict[str, Any], fail_on: str) -> None:
+    """Put the policy's answer and the headline it implies into ``verdicts`` (one source)."""
+    from dtf_ci.policy import evaluate
+    from dtf_ci.report_format import build_view
+
+    verdicts["policy"] = evaluate(verdicts, fail_on)
+    verdicts["headline"] = build_view(verdicts)["headline_plain"]
+
+
+def status_description(verdicts: dict[str, Any]) -> str:
+    """The commit status line: the report's headline, cut to GitHub's 140 characters."""
+    text = " ".join(str(verdicts.get("headline") or "").split()) or "no series"
+    return text if len(text) <= 140 else text[:139] + "…"
+
+
 def policy_exit(verdicts: dict[str, Any], fail_on: str) -> int:
-    counts = verdicts["counts"]
-    if fail_on == "never":
-        return 0
-    if counts.get("failed"):
-        return 1
-    if fail_on == "regression" and counts.get("regression"):
-        return 1
-    return 0
+    """The exit code ``--fail-on`` gives this run (see :mod:`dtf_ci.policy`)."""
+    from dtf_ci.policy import evaluate
+
+    return int(evaluate(verdicts, fail_on)["exit-code"])
 
 
 def print_summary(verdicts: dict[str, Any], report_dir: Path) -> None:
@@ -279,6 +296,8 @@ def print_summary(verdicts: dict[str, Any], report_dir: Path) -> None:
             console.print(f"  [bold]{r['task']}@{r['target']}[/]: {r['reason']}")
     counts = ", ".join(f"{n} {v}" for v, n in verdicts["counts"].items() if n)
     console.print(f"{len(rows)} series: {counts or 'none'}")
+    if verdicts.get("headline"):
+        console.print(f"headline: {verdicts['headline']}", markup=False, highlight=False)
     console.print(f"report: {report_dir / 'report.md'} · dashboard: {report_dir / 'index.html'}")
 
 
@@ -291,14 +310,16 @@ def run_aggregate_command(args: Any) -> int:
     report_dir = Path(args.report_dir)
     with log.group("dtf aggregate"):
         result = aggregate(Path(args.shards), report_dir, plan=plan, history_spec=args.history,
-                           fdr=args.fdr, append=args.append_history, post=args.post)
+                           fdr=args.fdr, append=args.append_history, post=args.post,
+                           fail_on=args.fail_on)
     print_summary(result.verdicts, report_dir)
     for note in result.notes:
         log.info(f"note: {note}")
     log.set_output("verdict", result.verdicts["overall"])
     log.set_output("report-dir", str(report_dir))
-    code = policy_exit(result.verdicts, args.fail_on)
-    if code:
-        c = result.verdicts["counts"]
-        raise PolicyFailure(f"policy --fail-on {args.fail_on} failed: {c['regression']} regression(s), {c['failed']} failed series")
+    policy = result.verdicts["policy"]
+    if policy["exit-code"]:
+        from dtf_ci.policy import policy_message
+
+        raise PolicyFailure(policy_message(policy))
     return 0

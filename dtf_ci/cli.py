@@ -11,6 +11,8 @@ import sys
 from collections.abc import Sequence
 
 from dtf_ci import __version__
+from dtf_ci.policy import HELP as FAIL_ON_HELP
+from dtf_ci.policy import fail_on_type
 
 # Modules of the optional extras (pyproject.toml): a runner installs only the core
 # (PyYAML, DuckDB, psutil), so a command that needs more says which extra brings it.
@@ -21,7 +23,7 @@ _EXTRA_OF_MODULE = {
 }
 
 EPILOG = """\
-exit codes: 0 fine, 1 the policy failed (regressions or failed units),
+exit codes: 0 fine, 1 the policy failed (regressions, failed or missing units, no baseline),
             2 bad input or usage, 3 infrastructure failure that left no usable answer
 docs: docs/ in the dtf repository (suite.md, cli.md, file-formats.md, statistics.md)
 """
@@ -121,9 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report-dir", default="dtf-report", metavar="R", help="report folder (default dtf-report)")
     p.add_argument("--post", action="store_true",
                    help="post the PR comment and commit status, write the job summary")
-    p.add_argument("--fail-on", choices=["regression", "failure", "never"], default="regression",
-                   help="regression (default): exit 1 on regressions or failed units; failure: "
-                        "only on failed units; never: always 0 once a report is written")
+    p.add_argument("--fail-on", type=fail_on_type, default="regression", metavar="POLICY",
+                   help=FAIL_ON_HELP)
     p.add_argument("--append-history", choices=["auto", "always", "never"], default="auto",
                    help="auto (default): append only on the main line (default branch or local)")
     p.add_argument("--fdr", type=float, default=0.05, metavar="Q",
@@ -138,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", default="dtf.yml", metavar="FILE", help="suite file (default dtf.yml)")
     p.add_argument("--workers", type=int, metavar="N", help="parallel shards (default: number of cores)")
     p.add_argument("--dir", default=".dtf", metavar="DIR", help="state folder (default .dtf): history/, report/, shards/")
-    p.add_argument("--fail-on", choices=["regression", "failure", "never"], default="regression",
+    p.add_argument("--fail-on", type=fail_on_type, default="regression", metavar="POLICY",
                    help="as for `dtf aggregate`")
     p.add_argument("--durations", metavar="FILE", help="as for `dtf plan`")
     p.add_argument("--no-progress", action="store_true", help="no live progress display")

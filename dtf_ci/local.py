@@ -112,7 +112,7 @@ def _drain(queue: Any, display: _Display) -> None:
 
 
 def run_local_command(args: Any) -> int:
-    from dtf_ci.aggregate import aggregate, policy_exit, print_summary
+    from dtf_ci.aggregate import aggregate, print_summary
     from dtf_ci.errors import PolicyFailure
     from dtf_ci.history import open_history
     from dtf_ci.inventory import build_inventory
@@ -149,12 +149,13 @@ def run_local_command(args: Any) -> int:
     elapsed = time.monotonic() - started
     ctx = get_provider("local").context()
     result = aggregate(shards_dir, report_dir, plan=plan, history_spec=str(history_dir),
-                       append="always", context=ctx)
+                       append="always", context=ctx, fail_on=args.fail_on)
     print_summary(result.verdicts, report_dir)
     log.info(f"ran in {elapsed:.1f}s (plan estimated {plan.get('makespan-s', 0):.1f}s); history: {history_dir}")
     for note in result.notes:
         log.info(f"note: {note}")
-    if policy_exit(result.verdicts, args.fail_on):
-        c = result.verdicts["counts"]
-        raise PolicyFailure(f"{c['regression']} regression(s), {c['failed']} failed series (--fail-on {args.fail_on})")
+    if result.verdicts["policy"]["exit-code"]:
+        from dtf_ci.policy import policy_message
+
+        raise PolicyFailure(policy_message(result.verdicts["policy"]))
     return 0

@@ -365,6 +365,29 @@ def _headline(
     return parts, also
 
 
+def _policy_headline(
+    verdicts: dict[str, Any], parts: list[str], state: str
+) -> tuple[list[str], str]:
+    """Fold the ``--fail-on`` answer (``verdicts["policy"]``) into the headline and its colour.
+
+    No baseline leads the headline ("no baseline: history unavailable because ..."), since
+    "no regressions" would then be unmeasured; a run the policy failed is never green, and one
+    it let through with missing units or no baseline is yellow, not green.
+    """
+    raw = verdicts.get("policy")
+    policy: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    no_baseline = _text(verdicts.get("no-baseline") or policy.get("no-baseline"))
+    if no_baseline:
+        parts = [f"no baseline: {no_baseline}"] + [
+            p for p in parts if not p.startswith("No regressions")
+        ]
+    if policy.get("state") == "failure" and state not in ("failed", "regression"):
+        state = "failed"
+    elif (no_baseline or policy.get("accepted")) and state not in ("failed", "regression"):
+        state = "inconclusive"
+    return parts, state
+
+
 def build_view(
     verdicts: dict[str, Any], title: str = "dtf", run_url: str | None = None
 ) -> dict[str, Any]:
@@ -399,6 +422,7 @@ def build_view(
     fdr = _num(verdicts.get("fdr"))
     parts, also = _headline(by, bad, drift_raw, targets)
     state = "failed" if any(u["status"] == "failed" for u in bad) else overall
+    parts, state = _policy_headline(verdicts, parts, state)
     sha = _text(verdicts.get("sha"))
     notes = (
         [_text(n) for n in verdicts.get("notes") or [] if n]
