@@ -206,7 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--install", default=DEFAULT_INSTALL, metavar="CMD",
                         help="shell line that installs dtf in each job (default: a virtual "
                              f"environment with pip install dtf-ci: {DEFAULT_INSTALL!r})")
-    parser.add_argument("--fail-on", choices=["regression", "failure", "never"],
+    from dtf_ci.policy import fail_on_type
+
+    parser.add_argument("--fail-on", type=fail_on_type, metavar="POLICY",
                         default="regression", help="as for `dtf aggregate` (default regression)")
     parser.add_argument("--plan-job", default="plan", metavar="JOB",
                         help="the parent pipeline job whose artifacts hold plan.json (default plan)")

@@ -237,7 +237,9 @@ def test_plan_run_aggregate_hand_files_over_through_artifacts(
         assert sorted(p.name for p in (gh.artifacts / f"dtf-shard-{shard}").iterdir()) == [
             f"{shard}.duckdb", f"{shard}.manifest.json"]
 
-    agg = gh.run({"command": "aggregate", "post": "false"})
+    # No history asked for: the workspace is no git checkout, so the default git:dtf-data would
+    # be "no baseline" and fail the job (tests/robustness/test_loud_no_baseline.py).
+    agg = gh.run({"command": "aggregate", "post": "false", "history": ""})
     assert agg.status == "success", "\n".join(s.log for s in agg.steps)
     assert agg.outputs["verdict"] == "new"
     assert agg.outputs["exit-code"] == "0"
@@ -259,7 +261,7 @@ def test_a_failed_unit_still_uploads_the_report_then_fails_the_job(
     for entry in json.loads(plan.outputs["matrix-1"])["include"]:
         gh.run({"command": "run", "shard": entry["shard"]})
 
-    agg = gh.run({"command": "aggregate", "post": "false"})
+    agg = gh.run({"command": "aggregate", "post": "false", "history": ""})
     assert agg.outputs["exit-code"] == "1" and agg.outputs["verdict"] == "failed"
     assert agg.step("Upload the report")[0].outcome == "success"
     assert (gh.artifacts / "dtf-report" / "verdicts.json").is_file()
@@ -312,7 +314,7 @@ def test_a_second_wave_gets_what_the_first_produced(tmp_path: Path, checkout: Pa
             run = gh.run({"command": "run", "shard": entry["shard"]})
             assert run.status == "success", "\n".join(s.log for s in run.steps)
     assert any(p.name.startswith("dtf-produces-") for p in gh.artifacts.iterdir())
-    agg = gh.run({"command": "aggregate", "post": "false"})
+    agg = gh.run({"command": "aggregate", "post": "false", "history": ""})
     assert agg.status == "success", "\n".join(s.log for s in agg.steps)
     units = json.loads((gh.artifacts / "dtf-report" / "verdicts.json").read_text())["units"]
     assert {u["unit"]: u["status"] for u in units} == {"build@builder": "passed",
@@ -346,9 +348,9 @@ def test_aggregate_posts_through_the_github_provider_with_the_actions_token(
         pr_env = {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(event_path),
                   "GITHUB_API_URL": api.url, "GITHUB_HEAD_REF": "changes",
                   "GITHUB_REF": "refs/pull/2/merge", "GITHUB_BASE_REF": "master"}
-        first = gh.run({"command": "aggregate"}, env=pr_env)
+        first = gh.run({"command": "aggregate", "history": ""}, env=pr_env)
         shutil.rmtree(gh.artifacts / "dtf-report")  # a re-run: a new run's artifact store
-        second = gh.run({"command": "aggregate"}, env=pr_env)
+        second = gh.run({"command": "aggregate", "history": ""}, env=pr_env)
         comments = api.comments(2)
         statuses = api.statuses(head_sha)
     assert first.status == "success", "\n".join(s.log for s in first.steps)
