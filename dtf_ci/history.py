@@ -302,13 +302,33 @@ def _query(runs: list[RunInfo], table: str, sql: str) -> list[tuple[Any, ...]]:
     head = ("WITH o AS (SELECT unnest($files) AS filename, unnest($ords) AS ord), "
             "t AS (SELECT * FROM read_parquet($files, union_by_name=true, filename=true) "
             "JOIN o USING (filename)) ")
-    params = {"files": files, "ords": list(range(len(runs)))}
+    ords = list(range(len(runs)))
     con = duckdb.connect()
     try:
-        return con.execute(head + sql, params).fetchall()
-    except duckdb.Error as exc:
-        raise HistoryError(f"history table '{table}' cannot be read ({len(files)} files, the "
-                           f"newest {files[-1]}): {exc}") from exc
+        try:
+            return con.execute(head + sql, {"files": files, "ords": ords}).fetchall()
+        except duckdb.Error as exc:
+            first_error = exc
+        # One unreadable run (corrupt pages behind whole magic bytes, a column of another type)
+        # must not turn all history off: find the runs that fail alone, warn, use the rest.
+        bad: list[int] = []
+        for i, f in enumerate(files):
+            try:
+                con.execute(head + sql, {"files": [f], "ords": [i]}).fetchall()
+            except duckdb.Error as exc:
+                bad.append(i)
+                warning(f"history: run {runs[i].run_id} is skipped, its {table}.parquet cannot "
+                        f"be read ({f}): {' '.join(str(exc).split())[:300]}; the rest of the "
+                        "history is used")
+        keep = [i for i in ords if i not in set(bad)]
+        if not bad or not keep:
+            raise HistoryError(f"history table '{table}' cannot be read ({len(files)} files, the "
+                               f"newest {files[-1]}): {first_error}") from first_error
+        try:
+            return con.execute(head + sql, {"files": [files[i] for i in keep], "ords": keep}).fetchall()
+        except duckdb.Error as exc:
+            raise HistoryError(f"history table '{table}' cannot be read even without the "
+                               f"{len(bad)} unreadable run(s): {exc}") from exc
     finally:
         con.close()
 
