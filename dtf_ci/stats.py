@@ -476,7 +476,12 @@ def series_noise(run_medians: Sequence[float]) -> float | None:
     """
     xs = [float(v) for v in run_medians if isinstance(v, (int, float)) and math.isfinite(v)]
     if all(v > 0 for v in xs):
-        return _log_noise(xs)
+        try:
+            with np.errstate(over="ignore"):
+                band = _log_noise(xs)
+        except OverflowError:  # runs 1e166 apart: no band a threshold could use
+            return None
+        return band if band is None or math.isfinite(band) else None
     if len(xs) < 5:
         return None
     x = np.asarray(xs)
