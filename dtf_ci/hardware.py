@@ -200,5 +200,13 @@ def probe_host(src: Source | None = None, *, system: str | None = None, arch: st
 
 @lru_cache(maxsize=1)
 def probe() -> HostInfo:
-    """Detect this machine once per process; vendor tools are slow to ask twice."""
+    """Detect this machine once per process; vendor tools are slow to ask twice.
+
+    With ``DTF_HW_BROWSERS=1`` the browsers are asked too (a few seconds), so a ``dtf run`` on a
+    browser runner records ``webgpu``/``webnn`` in its shard and the planner learns them.
+    """
+    if os.environ.get("DTF_HW_BROWSERS", "").strip().lower() in ("1", "true", "yes", "on"):
+        from dtf_ci.hw.browsers import probe_browsers
+
+        return probe_host(browsers=probe_browsers())
     return probe_host()

@@ -73,3 +73,28 @@ def test_a_browser_that_does_not_start_is_reported_not_raised(tmp_path):
     facts = browser_facts(out)
     assert facts["webgpu"] == "false" and "did not start" in facts["webgpu-reason"]
     assert browser_facts({"error": "playwright is not installed"})["webgpu-reason"] == "playwright is not installed"
+
+
+def test_dtf_run_records_browser_facts_when_asked(tmp_path, monkeypatch, report):
+    """DTF_HW_BROWSERS=1: the shard's host facts carry webgpu, so history and the planner learn it."""
+    import duckdb
+
+    from dtf_ci import hardware
+    from dtf_ci.run import execute_shard
+    from tests.helpers import make_plan
+
+    monkeypatch.setenv("DTF_HW_BROWSERS", "1")
+    monkeypatch.setenv("DTF_CHROMIUM", CHROMIUM)
+    hardware.probe.cache_clear()
+    try:
+        plan = make_plan(tmp_path, {"t": {"run": "true", "repeat": 1, "max-repeat": 1}})
+        execute_shard(plan, "local-w1-1", tmp_path / "out")
+    finally:
+        hardware.probe.cache_clear()
+    con = duckdb.connect(str(tmp_path / "out" / "local-w1-1.duckdb"), read_only=True)
+    try:
+        (facts,) = con.execute("SELECT facts FROM hosts").fetchone()
+    finally:
+        con.close()
+    facts = json.loads(facts)
+    assert facts["webgpu"] == report["facts"]["webgpu"] and facts["browser-chromium"] == report["facts"]["browser-chromium"]
