@@ -230,7 +230,7 @@ def _publish(provider: Any, ctx: Any, verdicts: dict[str, Any], report_dir: Path
         token = os.environ.get("DTF_GITHUB_TOKEN") or os.environ.get("GITHUB_TOKEN")
     try:
         published = provider.publish(ctx, request, token=token)
-    except FatalError as exc:
+    except Exception as exc:  # noqa: BLE001 - an API's odd answer must not cost the history append
         result.notes.append(f"could not publish the report: {exc}")
         log.error(result.notes[-1])
         return

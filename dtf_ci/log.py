@@ -40,6 +40,14 @@ def error(text: str, *, file: str | None = None) -> None:
         _err(f"error: {text}")
 
 
+def redact(text: str, *secrets: str) -> str:
+    """``text`` with every secret (of 8 characters or more) replaced by ``***``."""
+    for secret in secrets:
+        if secret and len(secret) >= 8:
+            text = text.replace(secret, "***")
+    return text
+
+
 def _escape(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 

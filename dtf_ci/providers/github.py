@@ -6,8 +6,8 @@ rules (see :mod:`dtf_ci.providers.github_http` for why dtf owns them rather than
 ``GithubRetry``).
 
 Publishing is built so that re-running a job, or retrying a request, never leaves a second
-PR comment or status: the comment is found again by :data:`COMMENT_MARKER` and edited in
-place, and a request that failed with a 5xx is checked for having landed before it is sent
+PR comment or status: the comment is found again by :data:`COMMENT_MARKER`, among the comments written
+by the token's own identity only, and edited in place, and a request that failed with a 5xx is checked for having landed before it is sent
 again. A pull request from a fork gets a read-only token; dtf then writes the job summary,
 says where the report is, and does not fail.
 """
@@ -196,10 +196,10 @@ def list_runners(
     api = GitHubAPI(token, ctx.api_url or DEFAULT_API_URL)
     sources: list[tuple[str, Any]] = []
     if ctx.repo:
-        sources.append((ctx.repo, lambda: list(api.repo(ctx.repo).get_self_hosted_runners())))
+        sources.append((ctx.repo, lambda: list(api.bounded(api.repo(ctx.repo).get_self_hosted_runners(), "runners"))))
     if org:
         sources.append((f"organization {org}",
-                        lambda: list(api.org(org).get_self_hosted_runners())))
+                        lambda: list(api.bounded(api.org(org).get_self_hosted_runners(), "runners"))))
     runners: dict[tuple[str, tuple[str, ...]], Runner] = {}
     errors: list[ProviderError] = []
     for where, fetch in sources:
@@ -244,9 +244,41 @@ def _description(text: str) -> str:
     return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 1] + "…"
 
 
-def _find_marker_comment(issue: Any) -> Any:
-    for comment in issue.get_comments():  # paginated, ascending id: the oldest marker wins
-        if COMMENT_MARKER in (comment.body or ""):
+ACTIONS_BOT = "github-actions[bot]"
+"""Who writes with the workflow's ``GITHUB_TOKEN`` (an installation token; ``GET /user`` is refused)."""
+
+
+def token_login(api: GitHubAPI) -> str:
+    """The login the token writes comments as: only its comments may be taken as dtf's.
+
+    ``DTF_COMMENT_AUTHOR`` names it outright (another GitHub App's installation token writes
+    as ``<app-slug>[bot]`` and cannot ask). Otherwise ``GET /user`` answers for a personal or
+    user token; an installation token is refused there (403), and is the Actions token.
+    """
+    named = os.environ.get("DTF_COMMENT_AUTHOR", "").strip()
+    if named:
+        return named
+    try:
+        login = api.call("learn whose token this is (GET /user)", lambda: api.gh.get_user().login)
+    except ProviderError as exc:
+        if exc.status == 403:
+            return ACTIONS_BOT
+        raise
+    if not isinstance(login, str) or not login:
+        raise ProviderError("GitHub API: GET /user answered without a login; set DTF_COMMENT_AUTHOR")
+    return login
+
+
+def _find_marker_comment(api: GitHubAPI, issue: Any, login: str) -> Any:
+    """dtf's own sticky comment: carries the marker and was written by this token's identity.
+
+    A comment by anyone else carrying the marker is ignored (a user posting the marker first
+    must not get dtf's report edited under their name, nor suppress it). Oldest first.
+    """
+    for comment in api.bounded(issue.get_comments(), "comments"):
+        author = getattr(comment.user, "login", None) if comment.user is not None else None
+        if (isinstance(author, str) and author.lower() == login.lower()
+                and COMMENT_MARKER in (comment.body or "")):
             return comment
     return None
 
@@ -254,12 +286,13 @@ def _find_marker_comment(issue: Any) -> Any:
 def _upsert_comment(api: GitHubAPI, ctx: RunContext, body: str) -> str:
     issue = api.repo(ctx.repo).get_issue(ctx.pr_number)
     where = f"PR #{ctx.pr_number} of {ctx.repo}"
-    existing = api.call(f"list the comments of {where}", lambda: _find_marker_comment(issue))
+    login = token_login(api)
+    existing = api.call(f"list the comments of {where}", lambda: _find_marker_comment(api, issue, login))
     if existing is not None:
         api.call(f"update dtf's comment on {where}", lambda: existing.edit(body), write=True)
         return str(existing.html_url or "")
     created = api.call(f"post dtf's comment on {where}", lambda: issue.create_comment(body),
-                       write=True, recover=lambda: _find_marker_comment(issue))
+                       write=True, recover=lambda: _find_marker_comment(api, issue, login))
     if created.body != body:  # a landed earlier try found by the recovery: bring it up to date
         api.call(f"update dtf's comment on {where}", lambda: created.edit(body), write=True)
     return str(created.html_url or "")
@@ -276,7 +309,7 @@ def _post_status(api: GitHubAPI, ctx: RunContext, state: str, description: str) 
     def landed() -> Any:
         statuses = PaginatedList(CommitStatus, api.gh.requester,
                                  f"{repo.url}/commits/{ctx.sha}/statuses", None)
-        for status in statuses:  # newest first; only the newest of our context counts
+        for status in api.bounded(statuses, "statuses"):  # newest first; only the newest of ours counts
             if status.context == STATUS_CONTEXT:
                 same = (status.state == state and status.description == description
                         and (status.target_url or None) == target_url)

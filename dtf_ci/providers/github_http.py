@@ -23,12 +23,18 @@ The rules, from GitHub's "Rate limits for the REST API" page:
   wait ``secondary_backoff`` seconds (60), doubling each time, capped at ``max_wait``;
 * every other 4xx (401, 403 without a rate limit, 404, 422 validation): never retried;
   raised as :class:`~dtf_ci.errors.ProviderError` carrying GitHub's message and status.
+
+An API answer is data from the network, so it is bounded too: one call (retries and waits
+included) gives up after :attr:`RetryPolicy.deadline` seconds, a listing stops after
+:attr:`RetryPolicy.max_items` items (a server sending endless ``next`` links cannot hold the
+job), and an answer of the wrong shape (not JSON, ``null``, a redirect PyGithub cannot follow)
+is a :class:`~dtf_ci.errors.ProviderError`, never a crash of ``dtf aggregate``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -59,6 +65,8 @@ class RetryPolicy:
     secondary_backoff: float = 60.0  # first wait for a secondary rate limit without retry-after
     write_interval: float = 1.0  # least seconds between content-creating requests (GitHub's advice)
     timeout: int = 30  # seconds per HTTP request
+    deadline: float = 600.0  # seconds one call may take, every retry and wait included
+    max_items: int = 10_000  # items one listing may return before it is cut off
 
 
 POLICY = RetryPolicy()
@@ -176,6 +184,7 @@ class GitHubAPI:
         from github import Auth, Github
 
         self.policy = policy or POLICY
+        self._secret = token or ""
         self.api_url = (api_url or DEFAULT_API_URL).rstrip("/")
         self._last_write = 0.0
         self.gh: Github = Github(
@@ -205,6 +214,20 @@ class GitHubAPI:
         write: bool = False,
         recover: Callable[[], T | None] | None = None,
     ) -> T:
+        """:meth:`_call`, with the token cut out of every message (a server may echo it)."""
+        try:
+            return self._call(what, fn, write=write, recover=recover)
+        except ProviderError as exc:
+            raise ProviderError(log.redact(exc.message, self._secret), status=exc.status) from None
+
+    def _call(
+        self,
+        what: str,
+        fn: Callable[[], T],
+        *,
+        write: bool = False,
+        recover: Callable[[], T | None] | None = None,
+    ) -> T:
         """Run ``fn`` (one API request, or a paginated listing) with retries.
 
         ``what`` names the request in messages ("post the PR comment on #7"). ``write``
@@ -213,23 +236,35 @@ class GitHubAPI:
         returns a value, that is the result and the request is not sent again.
         """
         from github import GithubException
+        from github.GithubException import BadAttributeException
         from requests.exceptions import ConnectionError as RequestsConnectionError
         from requests.exceptions import Timeout
 
         policy = self.policy
         attempt = 0
+        started = time.monotonic()
+        waited = slept = 0.0
         while True:
             attempt += 1
             if write:
                 self._pace()
             try:
                 return fn()
+            except ProviderError:
+                raise
             except GithubException as exc:
                 status: int | None = exc.status
                 headers: Any = exc.headers
                 data: Any = exc.data
+                if status is not None and 200 <= status < 400:  # e.g. a 200 whose body is not JSON
+                    raise ProviderError(f"GitHub API: could not {what}: an answer dtf cannot read "
+                                        f"(HTTP {status}: {_message(data) or 'no message'})", status=status) from None
             except (RequestsConnectionError, Timeout) as exc:
                 status, headers, data = None, None, str(exc)
+            except (ValueError, TypeError, AttributeError, KeyError, IndexError, AssertionError, RuntimeError,
+                    BadAttributeException) as exc:
+                raise ProviderError(f"GitHub API: could not {what}: the answer is not what the API "
+                                    f"documents ({type(exc).__name__}: {str(exc)[:200]})") from None
             finally:
                 if write:
                     self._last_write = time.monotonic()
@@ -246,15 +281,36 @@ class GitHubAPI:
                     f"GitHub API: could not {what}: {decision.kind} asks to wait "
                     f"{decision.wait:.0f} s, longer than dtf waits ({policy.max_wait:.0f} s): "
                     f"{describe(status, data)}", status=status)
-            log.info(f"GitHub API: {what}: {describe(status, data)}; {decision.kind}, "
+            # waits count as asked (tests record them instead of sleeping); the rest as measured
+            spent = waited + (time.monotonic() - started - slept)
+            if spent + decision.wait > policy.deadline:
+                raise ProviderError(
+                    f"GitHub API: could not {what} within {policy.deadline:.0f} s "
+                    f"(attempt {attempt}): {describe(status, data)}", status=status)
+            log.info(log.redact(f"GitHub API: {what}: {describe(status, data)}; {decision.kind}, "
                      f"retrying in {decision.wait:.1f} s (attempt {attempt + 1} of "
-                     f"{policy.max_attempts})")
+                     f"{policy.max_attempts})", self._secret))
+            before = time.monotonic()
             SLEEP(decision.wait)
+            slept += time.monotonic() - before
+            waited += decision.wait
             if decision.may_have_landed and recover is not None:
                 found = self.call(f"check whether the last try to {what} landed", recover)
                 if found is not None:
                     log.info(f"GitHub API: {what}: the earlier try had landed; not sending it again")
                     return found
+
+    def bounded(self, items: Iterable[T], what: str) -> Iterator[T]:
+        """A listing cut off at ``max_items`` items or ``deadline`` seconds, with a clear error."""
+        started = time.monotonic()
+        for count, item in enumerate(items, start=1):
+            if count > self.policy.max_items:
+                raise ProviderError(f"GitHub API: more than {self.policy.max_items} {what}; "
+                                    "stopped reading (endless next links?)")
+            if time.monotonic() - started > self.policy.deadline:
+                raise ProviderError(f"GitHub API: listing the {what} took more than "
+                                    f"{self.policy.deadline:.0f} s; stopped")
+            yield item
 
     def _pace(self) -> None:
         if self._last_write and self.policy.write_interval > 0:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -132,6 +132,8 @@ class RetryPolicy:
     server_backoff: float = 2.0  # first wait after a 5xx or a lost connection, then doubled
     rate_backoff: float = 60.0  # first wait after a 429 that names no time, then doubled
     timeout: float = 30.0  # seconds per HTTP request
+    deadline: float = 600.0  # seconds one call may take, every retry and wait included
+    max_items: int = 10_000  # items one listing may return before it is cut off
 
 
 POLICY = RetryPolicy()
@@ -182,6 +184,7 @@ class GitLabAPI:
                 return super().http_request(*args, **kwargs)
 
         self.policy = policy or POLICY
+        self._secret = token or ""
         self.headers: Mapping[str, str] = {}  # of the last response: Retry-After after a 429
         session = requests.Session()
         session.hooks["response"].append(self._remember)
@@ -194,6 +197,14 @@ class GitLabAPI:
 
     def call(self, what: str, fn: Callable[[], T], *,
              recover: Callable[[], T | None] | None = None) -> T:
+        """:meth:`_call`, with the token cut out of every message (a server may echo it)."""
+        try:
+            return self._call(what, fn, recover=recover)
+        except ProviderError as exc:
+            raise ProviderError(log.redact(exc.message, self._secret), status=exc.status) from None
+
+    def _call(self, what: str, fn: Callable[[], T], *,
+              recover: Callable[[], T | None] | None = None) -> T:
         """Run ``fn`` (one request, or a paginated listing) with retries.
 
         ``recover`` runs after a failure that may have landed (5xx, lost connection), before
@@ -204,15 +215,22 @@ class GitLabAPI:
         from requests.exceptions import Timeout
 
         attempt = 0
+        started = time.monotonic()
+        waited = slept = 0.0
         while True:
             attempt += 1
             self.headers = {}
             try:
                 return fn()
+            except ProviderError:
+                raise
             except GitlabError as exc:
                 status, words = exc.response_code, _words(exc.error_message)
             except (RequestsConnectionError, Timeout) as exc:
                 status, words = None, f"no answer ({type(exc).__name__})"
+            except (ValueError, TypeError, AttributeError, KeyError, IndexError, RuntimeError) as exc:
+                raise ProviderError(f"GitLab API: could not {what}: the answer is not what the API "
+                                    f"documents ({type(exc).__name__}: {str(exc)[:200]})") from None
             said = f"{status} {words}" if status else words
             wait = _wait(status, self.headers, attempt, self.policy)
             if wait is None:
@@ -224,14 +242,32 @@ class GitLabAPI:
                 raise ProviderError(f"GitLab API: could not {what}: asked to wait {wait:.0f} s, "
                                     f"longer than dtf waits ({self.policy.max_wait:.0f} s): {said}",
                                     status=status)
-            log.info(f"GitLab API: {what}: {said}; retrying in {wait:.1f} s "
-                     f"(attempt {attempt + 1} of {self.policy.max_attempts})")
+            if waited + (time.monotonic() - started - slept) + wait > self.policy.deadline:
+                raise ProviderError(f"GitLab API: could not {what} within {self.policy.deadline:.0f} s "
+                                    f"(attempt {attempt}): {said}", status=status)
+            log.info(log.redact(f"GitLab API: {what}: {said}; retrying in {wait:.1f} s "
+                                f"(attempt {attempt + 1} of {self.policy.max_attempts})", self._secret))
+            before = time.monotonic()
             SLEEP(wait)
+            slept += time.monotonic() - before
+            waited += wait
             if recover is not None and (status is None or status >= 500):
                 found = self.call(f"check whether the last try to {what} landed", recover)
                 if found is not None:
                     log.info(f"GitLab API: {what}: the earlier try had landed; not sending it again")
                     return found
+
+    def bounded(self, items: Iterable[T], what: str) -> Iterator[T]:
+        """A listing cut off at ``max_items`` items or ``deadline`` seconds, with a clear error."""
+        started = time.monotonic()
+        for count, item in enumerate(items, start=1):
+            if count > self.policy.max_items:
+                raise ProviderError(f"GitLab API: more than {self.policy.max_items} {what}; "
+                                    "stopped reading (endless next links?)")
+            if time.monotonic() - started > self.policy.deadline:
+                raise ProviderError(f"GitLab API: listing the {what} took more than "
+                                    f"{self.policy.deadline:.0f} s; stopped")
+            yield item
 
 
 # --- runners -------------------------------------------------------------------------------
@@ -284,7 +320,7 @@ def list_runners(
     where = f"group {org}" if org else f"project {ctx.repo or project}"
     try:
         raws: list[Any] = api.call(f"list the runners of {where}",
-                                   lambda: list(owner.runners.list(iterator=True)))
+                                   lambda: list(api.bounded(owner.runners.list(iterator=True), "runners")))
     except ProviderError as exc:
         raise _runner_error(exc, where) from None
     runners: list[Runner] = []
@@ -313,10 +349,29 @@ def _note_body(markdown: str) -> str:
     return body[: NOTE_LIMIT - len(note) - 1].rsplit("\n", 1)[0] + "\n" + note
 
 
-def _find_marker_note(mr: Any) -> Any:
+def token_username(api: GitLabAPI) -> str:
+    """The username the token writes notes as (``GET /user``; a project token's bot user too).
+
+    Only notes by this user are taken as dtf's: a note by anyone else carrying the marker
+    is ignored. ``DTF_COMMENT_AUTHOR`` names it outright.
+    """
+    named = os.environ.get("DTF_COMMENT_AUTHOR", "").strip()
+    if named:
+        return named
+    user = api.call("learn whose token this is (GET /user)", lambda: api.gl.http_get("/user"))
+    name = user.get("username") if isinstance(user, dict) else None
+    if not isinstance(name, str) or not name:
+        raise ProviderError("GitLab API: GET /user answered without a username; set DTF_COMMENT_AUTHOR")
+    return name
+
+
+def _find_marker_note(api: GitLabAPI, mr: Any, username: str) -> Any:
     # oldest first, so that a second marker note (someone quoting ours) never wins
-    for note in mr.notes.list(iterator=True, sort="asc", order_by="created_at"):
-        if not note.attributes.get("system") and COMMENT_MARKER in (note.body or ""):
+    for note in api.bounded(mr.notes.list(iterator=True, sort="asc", order_by="created_at"), "notes"):
+        author = note.attributes.get("author")
+        name = author.get("username") if isinstance(author, dict) else None
+        if (not note.attributes.get("system") and isinstance(name, str) and name.lower() == username.lower()
+                and COMMENT_MARKER in (note.body or "")):
             return note
     return None
 
@@ -326,10 +381,11 @@ def _upsert_note(api: GitLabAPI, ctx: RunContext, iid: int, body: str) -> str:
                or ctx.extra.get("project_id") or ctx.repo)
     mr = api.gl.projects.get(project, lazy=True).mergerequests.get(iid, lazy=True)
     where = f"merge request !{iid} of {ctx.extra.get('mr_project') or ctx.repo}"
-    note = api.call(f"list the notes of {where}", lambda: _find_marker_note(mr))
+    username = token_username(api)
+    note = api.call(f"list the notes of {where}", lambda: _find_marker_note(api, mr, username))
     if note is None:
         note = api.call(f"post dtf's note on {where}", lambda: mr.notes.create({"body": body}),
-                        recover=lambda: _find_marker_note(mr))
+                        recover=lambda: _find_marker_note(api, mr, username))
     if note.body != body:  # an old report, or a landed earlier try: bring it up to date
         note.body = body
         api.call(f"update dtf's note on {where}", note.save)
@@ -348,8 +404,8 @@ def _post_status(api: GitLabAPI, ctx: RunContext, state: str, description: str) 
         data["pipeline_id"] = int(ctx.run_id)
 
     def landed() -> Any:
-        for status in project.commits.get(ctx.sha, lazy=True).statuses.list(
-                iterator=True, name=STATUS_NAME):
+        for status in api.bounded(project.commits.get(ctx.sha, lazy=True).statuses.list(
+                iterator=True, name=STATUS_NAME), "statuses"):
             if status.status == state and (status.description or "") == description:
                 return status
         return None

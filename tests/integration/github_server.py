@@ -96,6 +96,9 @@ class GitHubServer:
         # token -> "admin" | "write" | "read"; None accepts any token as admin
         self.tokens: dict[str, str] | None = None
         self.rate_remaining = 4999
+        # whose token: None answers GET /user with 403 and writes as github-actions[bot], like
+        # the workflow's GITHUB_TOKEN (an installation token); a login answers like a user's token
+        self.user_login: str | None = None
         self._lock = threading.RLock()
         self._ids = 1000
         self._httpd: ThreadingHTTPServer | None = None
@@ -266,7 +269,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, rec: Recorded, status: int, payload: Any, headers: dict[str, str]) -> None:
         gh = self.owner
         rec.status = status
-        data = b"" if payload is None else json.dumps(payload).encode()
+        data = payload if isinstance(payload, bytes) else b"" if payload is None else json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json; charset=utf-8")
         self.send_header("content-length", str(len(data)))
@@ -304,6 +307,7 @@ class _Handler(BaseHTTPRequestHandler):
             ("PATCH", rf"^/repos/{repo}/issues/comments/(\d+)$", "write", self._patch_comment),
             ("POST", rf"^/repos/{repo}/statuses/([0-9a-fA-F]+)$", "write", self._post_status),
             ("GET", rf"^/repos/{repo}/commits/([^/]+)/statuses$", "read", self._list_statuses),
+            ("GET", r"^/user$", "read", self._user),
         ]
         for verb, pattern, need, handler in routes:
             m = re.match(pattern, path)
@@ -357,7 +361,7 @@ class _Handler(BaseHTTPRequestHandler):
             return 422, error_body(422, "Validation Failed", errors=[
                 {"resource": "IssueComment", "code": "custom", "field": "body",
                  "message": "body is too long (maximum is 65536 characters)"}]), {}
-        comment = self.owner._create_comment(int(issue), body, "github-actions[bot]")
+        comment = self.owner._create_comment(int(issue), body, self.owner.user_login or "github-actions[bot]")
         return 201, comment, {"location": comment["url"]}
 
     def _patch_comment(self, rec: Recorded, cid: str) -> tuple[int, Any, dict]:
@@ -386,6 +390,12 @@ class _Handler(BaseHTTPRequestHandler):
         )
         gh.state.statuses.setdefault(sha, []).insert(0, status)
         return 201, status, {"location": status["url"]}
+
+    def _user(self, rec: Recorded) -> tuple[int, Any, dict]:
+        login = self.owner.user_login
+        if login is None:
+            return 403, error_body(403, NOT_ACCESSIBLE, "https://docs.github.com/rest/users/users#get-the-authenticated-user"), {}
+        return 200, {"login": login, "id": 583231, "type": "User", "site_admin": False}, {}
 
     def _list_statuses(self, rec: Recorded, ref: str) -> tuple[int, Any, dict]:
         chunk, headers = self._page(rec, self.owner.state.statuses.get(ref, []))

@@ -247,7 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, rec: Recorded, status: int, payload: Any, headers: dict[str, str]) -> None:
         rec.status = status
-        data = b"" if payload is None else json.dumps(payload).encode()
+        data = payload if isinstance(payload, bytes) else b"" if payload is None else json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
@@ -279,6 +279,8 @@ class _Handler(BaseHTTPRequestHandler):
             if ident not in known:
                 return _error(404, f"404 {kind[:-1].title()} Not Found")
             return self._scoped(method, kind, rest, rec, role)
+        if raw_path == "/api/v4/user" and method == "GET":
+            return self._user()
         m = re.match(r"^/api/v4/runners/(\d+)$", raw_path)
         if m and method == "GET":
             runner = gl.state.runners.get(int(m.group(1)))
@@ -289,6 +291,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return _error(403, "403 Forbidden")
             return 200, runner, {}
         return _error(404, "404 Not Found")
+
+    def _user(self) -> tuple[int, Any, dict]:
+        return 200, {"id": 9042, "username": "project_42_bot", "name": "dtf bot", "state": "active",
+                     "bot": True}, {}
 
     def _scoped(self, method: str, kind: str, rest: str, rec: Recorded,
                 role: int) -> tuple[int, Any, dict]:
