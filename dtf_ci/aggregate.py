@@ -263,6 +263,7 @@ def print_summary(verdicts: dict[str, Any], report_dir: Path) -> None:
     """The terminal's summary table (rich): what changed first, the rest counted in one line."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from dtf_ci.report_format import fmt_ci, fmt_pct, fmt_value
 
@@ -286,19 +287,21 @@ def print_summary(verdicts: dict[str, Any], report_dir: Path) -> None:
         if r["verdict"] != "new" and r.get("ratio") is not None:
             interval = fmt_ci(r.get("ci_low"), r.get("ci_high"))
             change = fmt_pct(r["ratio"]) + (f" ({interval})" if interval else "")
-        table.add_row(f"[{styles.get(r['verdict'], '')}]{r['verdict']}[/]", r["task"], r["metric"] or "—",
-                      r["target"], fmt_value(r.get("baseline_median"), r["unit"]),
-                      fmt_value(r.get("current_median"), r["unit"]), change)
+        # Names are data: rich Text (never markup: ``test_open[/dev/null]``), one inert line each.
+        table.add_row(Text(r["verdict"], style=styles.get(r["verdict"], "")), *(Text(log.inert(x)) for x in (
+                      r["task"], r["metric"] or "—", r["target"], fmt_value(r.get("baseline_median"), r["unit"]),
+                      fmt_value(r.get("current_median"), r["unit"]), change)))
     if shown:
         console.print(table)
     for r in loud:
         if r["verdict"] in ("failed", "missing") and r.get("reason"):
-            console.print(f"  [bold]{r['task']}@{r['target']}[/]: {r['reason']}")
+            line = Text.assemble("  ", (log.inert(f"{r['task']}@{r['target']}"), "bold"), ": ", log.inert(r["reason"], 1000))
+            console.print(line, soft_wrap=True)
     counts = ", ".join(f"{n} {v}" for v, n in verdicts["counts"].items() if n)
     console.print(f"{len(rows)} series: {counts or 'none'}")
     if verdicts.get("headline"):
-        console.print(f"headline: {verdicts['headline']}", markup=False, highlight=False)
-    console.print(f"report: {report_dir / 'report.md'} · dashboard: {report_dir / 'index.html'}")
+        console.print(log.inert(f"headline: {verdicts['headline']}", 2000), markup=False, highlight=False, soft_wrap=True)
+    console.print(f"report: {report_dir / 'report.md'} · dashboard: {report_dir / 'index.html'}", markup=False)
 
 
 def run_aggregate_command(args: Any) -> int:

@@ -152,16 +152,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
+    from dtf_ci import log
     from dtf_ci.errors import FatalError
 
     try:
         return _dispatch(args)
     except FatalError as exc:
-        print(f"dtf {args.command}: {exc}", file=sys.stderr)
+        print(log.guard(f"dtf {args.command}: {exc}"), file=sys.stderr)
         return exc.return_code
     except KeyboardInterrupt:
         print("dtf: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        import errno
+
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
+            raise
+        where = f" writing {exc.filename}" if exc.filename else ""
+        print(log.guard(f"dtf {args.command}: {exc.strerror}{where}: free space (or a writable "
+                        "folder) for the output and run again; files already complete are kept"), file=sys.stderr)
+        return 3
     except ModuleNotFoundError as exc:
         extra = _EXTRA_OF_MODULE.get((exc.name or "").split(".")[0])
         if extra is None:

@@ -2,12 +2,22 @@
 
 Commands never print CI syntax themselves; they call these functions, so the same command
 reads well in a terminal, in a GitHub log and in a GitLab log.
+
+Every line printed here may carry names from hostile data (a JUnit case named
+``x&#10;::add-mask::regression``), so nothing printed through this module can become a CI
+command: control characters (ESC, which starts GitLab's section markers and Jenkins' console
+notes, CR, NUL) are shown as escapes, and a line that would start with a GitHub workflow
+command (``::`` or ``##[`` after leading blanks, what the runner parses) gets a backslash in
+front. Annotation texts are percent-encoded as GitHub asks. :func:`inert` makes one name
+a single safe line for any other printer.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import re
 import secrets
 import sys
 from collections.abc import Iterator
@@ -15,27 +25,58 @@ from pathlib import Path
 
 from dtf_ci.ci import CIProvider, detect_ci_provider
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_COMMAND_START = re.compile(r"^(\s*)(::|##\[)", re.MULTILINE)
+
+
+def _show(ch: re.Match[str]) -> str:
+    code = ord(ch.group())
+    return {9: "\\t", 10: "\\n", 13: "\\r", 27: "\\e"}.get(code, f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}")
+
+
+def guard(text: str) -> str:
+    """``text`` safe to print to any CI log: no control characters, no line starting a command."""
+    return _COMMAND_START.sub(r"\1\\\2", _CONTROL.sub(_show, text))
+
+
+def inert(name: object, limit: int = 200) -> str:
+    """One name from data as one safe line: newlines and control characters shown, bounded."""
+    text = str(name)
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return guard(re.sub(r"[\n\t]", _show, text))
+
 
 def _err(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    _raw(guard(text))
+
+
+def _raw(line: str) -> None:
+    """Print a line dtf built itself (a workflow command whose data parts are escaped)."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def info(text: str) -> None:
     _err(text)
 
 
+def _annotation(kind: str, text: str, file: str | None) -> str:
+    """``::kind file=F::TEXT`` with every data part encoded (CR and LF as GitHub's %0D/%0A)."""
+    where = f" file={_escape_property(_CONTROL.sub(_show, file))}" if file else ""
+    body = _escape(_CONTROL.sub(lambda m: "\r" if m.group() == "\r" else _show(m), text))
+    return f"::{kind}{where}::{body}"
+
+
 def warning(text: str, *, file: str | None = None) -> None:
     if detect_ci_provider() is CIProvider.github:
-        where = f" file={file}" if file else ""
-        _err(f"::warning{where}::{_escape(text)}")
+        _raw(_annotation("warning", text, file))
     else:
         _err(f"warning: {text}")
 
 
 def error(text: str, *, file: str | None = None) -> None:
     if detect_ci_provider() is CIProvider.github:
-        where = f" file={file}" if file else ""
-        _err(f"::error{where}::{_escape(text)}")
+        _raw(_annotation("error", text, file))
     else:
         _err(f"error: {text}")
 
@@ -52,23 +93,29 @@ def _escape(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
+def _escape_property(text: str) -> str:
+    return _escape(text).replace(":", "%3A").replace(",", "%2C")
+
+
 @contextlib.contextmanager
 def group(title: str) -> Iterator[None]:
     """A collapsible section in CI logs; a heading elsewhere."""
     provider = detect_ci_provider()
+    shown = inert(title)
+    section = "dtf_" + hashlib.sha1(title.encode("utf-8", "replace")).hexdigest()[:12]
     if provider is CIProvider.github:
-        _err(f"::group::{title}")
+        _raw(f"::group::{_escape(shown)}")
     elif provider is CIProvider.gitlab:
-        _err(f"\x1b[0Ksection_start:0:dtf_{abs(hash(title))}\r\x1b[0K{title}")
+        _raw(f"\x1b[0Ksection_start:0:{section}\r\x1b[0K{shown}")
     else:
-        _err(f"== {title}")
+        _err(f"== {shown}")
     try:
         yield
     finally:
         if provider is CIProvider.github:
-            _err("::endgroup::")
+            _raw("::endgroup::")
         elif provider is CIProvider.gitlab:
-            _err(f"\x1b[0Ksection_end:0:dtf_{abs(hash(title))}\r\x1b[0K")
+            _raw(f"\x1b[0Ksection_end:0:{section}\r\x1b[0K")
 
 
 def set_output(name: str, value: str, *, path: str | None = None) -> bool:

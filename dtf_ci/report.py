@@ -48,7 +48,7 @@ def _templates_dir() -> Path:
 
 def _code(text: Any) -> str:
     """An inline code span that survives backticks inside the text (CommonMark rules)."""
-    s = " ".join(str(text).split()) or " "
+    s = " ".join(_NOT_XML.sub(" ", str(text)).split()) or " "
     runs = [len(m) for m in re.findall(r"`+", s)]
     fence = "`" * (max(runs, default=0) + 1)
     pad = " " if s.startswith("`") or s.endswith("`") or runs else ""
@@ -307,13 +307,30 @@ def badge_for(rows: list[dict[str, Any]], failed_units: int) -> tuple[str, str]:
     return "unchanged", "no regressions"
 
 
-def safe_name(name: str) -> str:
-    """A target name as a file name: letters, digits, ``.``, ``_``, ``-``."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "unnamed"
+def safe_name(name: str, limit: int = 80) -> str:
+    """A target name as a file name: letters, digits, ``.``, ``_``, ``-``; bounded, a long one
+    cut and made unique by a hash of the whole (file systems refuse names over 255 bytes)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "unnamed"
+    if len(safe) <= limit:
+        return safe
+    import hashlib
+
+    return safe[: limit - 13].rstrip("-.") + "-" + hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()[:12]
+
+
+BADGE_TEXT_MAX = 48  # characters of a badge's label or message; longer is cut with "…"
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def badge_text(text: str) -> str:
+    """Text an SVG can hold: no character XML forbids, one line, bounded."""
+    text = " ".join(_NOT_XML.sub(" ", text).split())
+    return text if len(text) <= BADGE_TEXT_MAX else text[: BADGE_TEXT_MAX - 1] + "…"
 
 
 def render_badge(label: str, message: str, color: str) -> str:
     """A flat shields-style SVG; widths from approximate Verdana metrics."""
+    label, message = badge_text(label), badge_text(message)
     env = _environment()
     lw, mw = int(text_width(label)) + 10, int(text_width(message)) + 10
     return env.get_template("badge.svg.j2").render(

@@ -48,12 +48,29 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_ZWSP = "\u200b"
+# What GitHub and GitLab turn into live mentions, references and links in plain text.
+# (``@`` only where a mention can start: ``task@target`` and e-mail addresses are no mentions.)
+_LIVE = re.compile(r"(?<=(?<!\w)@)(?=\w)|(?<=[#!$~%&])(?=\w)|(?<=:)(?=//)|(?<=\bwww)(?=\.)", re.IGNORECASE)
+
+
+def inert_text(text: str) -> str:
+    """No mention (``@org/team``), issue or merge request reference, or bare link stays live.
+
+    A zero-width space after ``@``/``#``/``!`` and inside ``://``/``www.`` breaks the pattern
+    GitHub and GitLab look for, and reads the same. Entities would not do: GitHub finds
+    mentions in the rendered text, after ``&#64;`` has become ``@`` again.
+    """
+    return _LIVE.sub(_ZWSP, text)
+
+
 def md(text: Any, limit: int = 300) -> str:
-    """Escape text for a markdown table cell: one line, no accidental code, links or columns."""
-    s = " ".join(str("" if text is None else text).split())
+    """Escape text for a markdown table cell: one line, no accidental code, links, mentions or columns."""
+    s = " ".join(_CONTROL.sub(" ", str("" if text is None else text)).split())
     if len(s) > limit:
         s = s[: limit - 1] + "…"
-    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    s = inert_text(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", s)
 
 
