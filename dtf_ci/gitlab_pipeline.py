@@ -23,7 +23,12 @@ How the pieces travel, and why:
   no ``CI_MERGE_REQUEST_*`` variables. Run inside the plan job, the command line copies the
   parent's values into the child's ``variables:`` as ``DTF_<NAME>``, which
   :func:`dtf_ci.providers.gitlab.context` reads first, so ``aggregate`` comments on the right
-  merge request and appends history only for the default branch.
+  merge request and appends history only for the default branch. Those values are
+  written with ``expand: false``: a branch may be named ``x$CI_JOB_TOKEN``, and GitLab would
+  otherwise expand it into the child's variables (and from there into a public report).
+* **Nothing from the plan becomes YAML or shell syntax.** The file is written by a YAML
+  serializer; shard ids and the run id must be plain names (a newline in one would start a
+  new job in the header comment), and everything reaching a shell line is quoted.
 
 Run it as ``python -m dtf_ci.gitlab_pipeline --plan plan.json --out child.yml``.
 """
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -74,6 +80,21 @@ def runner_tags(runs_on: Iterable[str], *, keep_all: bool = False) -> list[str]:
         if keep_all or (label.lower() not in GITHUB_ONLY_LABELS and not is_hosted_label(label)):
             tags.append(label)
     return tags
+
+
+_PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,199}$")
+
+
+def check_plan_names(plan: dict[str, Any]) -> None:
+    """Refuse a plan whose run id or shard ids are not plain names (they reach YAML keys,
+    comments, artifact paths that GitLab expands, and shell lines)."""
+    from dtf_ci.errors import PlanError
+
+    bad = [f"run-id {plan.get('run-id')!r}"] if not _PLAIN.match(str(plan.get("run-id") or "run")) else []
+    bad += [f"shard id {s.get('id')!r}" for s in plan.get("shards") or () if not _PLAIN.match(str(s.get("id")))]
+    if bad:
+        raise PlanError(f"the plan holds names that cannot go into a pipeline file: {', '.join(bad[:5])}; "
+                        "ids are letters, digits and . _ - @ + (write the plan with `dtf plan`)")
 
 
 def parent_variables(env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -150,13 +171,14 @@ def child_pipeline(
     """
     import yaml
 
+    check_plan_names(plan)
     shards = sorted(plan.get("shards") or (), key=lambda s: (int(s["wave"]), str(s["id"])))
     waves = sorted({int(s["wave"]) for s in shards})
     doc: dict[str, Any] = {"stages": [f"wave-{w}" for w in waves] + [AGGREGATE_STAGE]}
     if image:
         doc["default"] = {"image": image}
-    if variables:
-        doc["variables"] = {str(k): str(v) for k, v in variables.items()}
+    if variables:  # taken literally: GitLab must not expand a `$` in a branch name
+        doc["variables"] = {str(k): {"value": str(v), "expand": False} for k, v in variables.items()}
     for shard in shards:
         doc[f"run {shard['id']}"] = _shard_job(shard, plan, first_wave=int(shard["wave"]) == waves[0],
                                                install=dtf_install, plan_job=plan_job,
@@ -236,7 +258,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             variables=None if args.no_context else parent_variables(),
             keep_all_labels=args.keep_labels)
     except FatalError as exc:
-        print(f"dtf gitlab-pipeline: {exc}", file=sys.stderr)
+        from dtf_ci import log
+
+        print(log.guard(f"dtf gitlab-pipeline: {exc}"), file=sys.stderr)
         return exc.return_code
     if args.out == "-":
         sys.stdout.write(text)

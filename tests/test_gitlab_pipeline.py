@@ -15,6 +15,7 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
+from dtf_ci.errors import PlanError
 from dtf_ci.gitlab_pipeline import (
     DEFAULT_INSTALL,
     PUSH_URL_LINE,
@@ -136,10 +137,11 @@ def test_parent_variables_are_written_for_the_child() -> None:
                          "DTF_CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main"}
     doc = yaml.safe_load(child_pipeline(two_wave_plan(), image=None, dtf_install="x",
                                         variables=variables))
-    assert problems(doc) == [] and doc["variables"] == variables
+    assert problems(doc) == []
+    assert doc["variables"] == {k: {"value": v, "expand": False} for k, v in variables.items()}
     # the aggregate job, in the child pipeline, sees its merge request again
     child_env = {"CI_PIPELINE_SOURCE": "parent_pipeline", "CI_COMMIT_REF_NAME": "faster",
-                 "CI_DEFAULT_BRANCH": "main", **doc["variables"]}
+                 "CI_DEFAULT_BRANCH": "main", **{k: v["value"] for k, v in doc["variables"].items()}}
     ctx = gitlab.context(child_env)
     assert ctx.pr_number == 7 and ctx.event == "merge_request_event" and not ctx.on_main_line
 
@@ -180,9 +182,12 @@ def test_a_shard_left_without_tags_is_an_untagged_job() -> None:
 
 def test_shard_ids_are_shell_quoted() -> None:
     plan = two_wave_plan()
+    plan["shards"][0]["id"] = "odd+id@x"
+    job = jobs_of(yaml.safe_load(child_pipeline(plan, image=None, dtf_install="x")))["run odd+id@x"]
+    assert shlex.split(job["script"][1])[5] == "odd+id@x"
     plan["shards"][0]["id"] = "odd id;rm"
-    job = jobs_of(yaml.safe_load(child_pipeline(plan, image=None, dtf_install="x")))["run odd id;rm"]
-    assert shlex.split(job["script"][1])[5] == "odd id;rm"
+    with pytest.raises(PlanError, match="shard id 'odd id;rm'"):
+        child_pipeline(plan, image=None, dtf_install="x")
 
 
 # --- the command line ----------------------------------------------------------------------
@@ -196,7 +201,7 @@ def test_the_module_writes_the_child_pipeline(tmp_path: Path, monkeypatch: pytes
     assert main(["--plan", "plan.json", "--out", "child.yml", "--image", "python:3.12",
                  "--history", "git:dtf-data", "--aggregate-tag", "linux"]) == 0
     doc = yaml.safe_load((tmp_path / "child.yml").read_text())
-    assert problems(doc) == [] and doc["variables"] == {"DTF_CI_MERGE_REQUEST_IID": "7"}
+    assert problems(doc) == [] and doc["variables"] == {"DTF_CI_MERGE_REQUEST_IID": {"value": "7", "expand": False}}
     assert "--history git:dtf-data" in doc["aggregate"]["script"][-1]
     assert "wrote child.yml: 3 shard job(s)" in capsys.readouterr().err
     assert main(["--plan", "plan.json", "--out", "-", "--no-context"]) == 0

@@ -214,8 +214,8 @@ def test_the_example_jenkinsfile_commands_parse(tmp_path: Path) -> None:
     from dtf_ci.cli import build_parser
 
     text = EXAMPLE.read_text(encoding="utf-8").replace("\\\\\n", " ")
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("dtf ")]
+    lines = [ln.strip().strip("')") for ln in text.splitlines() if ln.strip().lstrip("'").startswith("dtf ")]
     assert len(lines) == 3
     for line in lines:
-        argv = shlex.split(line.replace("${shard.id}", "cpu-w1-1"))[1:]
+        argv = shlex.split(line.replace("${shard.id}", "cpu-w1-1").replace("$DTF_SHARD", "cpu-w1-1"))[1:]
         build_parser().parse_args(argv)
