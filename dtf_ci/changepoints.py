@@ -1,25 +1,21 @@
-"""Change points on the main line, and the baseline window they choose.
+"""Change points on the main line: where a series' level moved for good, and by how much.
 
-A series' history (one median per run, oldest first) is cut into segments of constant level
-in three steps:
+A series' history (one median per run, oldest first) is cut into segments of constant level.
+Real histories are not levels plus Gaussian noise: they hold spikes, slow trends, random
+walks, several correlated samples per build and two alternating modes (build-dependent
+series). :func:`detect_changes` reports a change only where all of these agree (the machinery
+is in :mod:`dtf_ci.segmentation`):
 
-1. **Outlier rejection.** The noise scale is estimated from first differences
-   (1.4826 × MAD / √2, barely moved by a level shift), and points further than 3 noise
-   standard deviations from a running median are replaced by that median: one bad run (a
-   noisy neighbour, a GC pause) must not become two change points.
-2. **Penalized segmentation.** PELT (Killick, Fearnhead & Eckley, 2012) finds the exact
-   minimum of within-segment squared deviations plus a penalty per change; the default
-   penalty is 3·ln(n) noise variances, the "modified BIC" that TCPDBench's best default
-   method (binary segmentation) uses. On very long unchanged stretches at most 500
-   candidates are carried (exact whenever fewer survive pruning).
-3. **Significance pruning.** Each change must separate its two neighbouring segments by a
-   Mann–Whitney test at ``alpha`` (default 0.001); the least significant change is merged
-   away until all pass. This is distribution-free, so skewed, bimodal and outlier-ridden
-   noise does not produce changes that the Gaussian cost alone would accept. (The location
-   was chosen to make the segments differ, so p is optimistic: hence the strict level.)
+* a step test calibrated to the series' own noise, its dependence and its length (an
+  MBIC-like penalty of 3·ln n on z², with a local trend allowed so a trend is not a staircase);
+* a rank test between the two sides at about 1/n (outliers and a second mode are not a level);
+* a minimum shift of 1 robust noise SD and, for positive series, 2 % of the level;
+* at least ``min_size`` points on each side (a spike is not a change).
 
-Measured on labeled corpora and TCPD in ``benchmarks/bench_stats.py``; see
-``docs/statistics.md``.
+Each change carries its size, its confidence and the indices where the new level may start
+(so a caller can name the commit range it landed in). :func:`change_points` keeps the plain
+list of indices. Measured on TCPD, SAP HANA's CI series and synthetic corpora in
+``benchmarks/bench_changepoints.py``; see ``docs/change-points.md``.
 """
 
 from __future__ import annotations
@@ -27,165 +23,53 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["baseline_window", "change_points", "series_noise"]
+from dtf_ci.segmentation import Judge, binseg, clean_outliers, jitter_scale, prune
 
-_MAD_TO_SD = 1.4826
-#: Most candidates PELT carries from one point to the next (bounds the worst case to O(n·beam)).
-_BEAM = 500
-#: Least evidence a perfectly separated pair of short segments must still carry (5 vs 5 runs).
-_SEPARATION_P = 0.01
+__all__ = ["ChangePoint", "baseline_window", "change_points", "detect_changes", "series_noise"]
+
 #: Runs of history needed before :func:`series_noise` gives an answer.
 _NOISE_MIN_RUNS = 5
 #: Multiple of the robust run-to-run standard deviation that makes the noise band.
 _NOISE_Z = 2.5
+#: Points on each side of a candidate that its tests look at.
+_WINDOW = 60
 
 
-def _robust_scale(x: np.ndarray) -> float:
-    """Noise standard deviation from first differences; 0 only for a constant series."""
-    d = np.diff(x)
-    if d.size == 0:
-        return 0.0
-    sd = _MAD_TO_SD * float(np.median(np.abs(d - np.median(d)))) / math.sqrt(2.0)
-    if sd > 0:
-        return sd
-    # Quantized data (most consecutive runs equal): fall back to the mean absolute change.
-    return 1.2533 * float(np.mean(np.abs(d))) / math.sqrt(2.0)
+@dataclass(frozen=True)
+class ChangePoint:
+    """One change of level. ``index`` is the first point of the new level (0-based, never 0).
 
-
-def _running_median(x: np.ndarray, half: int) -> np.ndarray:
-    padded = np.pad(x, half, mode="edge")
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
-    return np.median(windows, axis=1)
-
-
-def _pelt(z: np.ndarray, penalty: float, min_size: int) -> list[int]:
-    """Exact penalized segmentation of ``z`` (unit noise) by PELT with pruning.
-
-    For a segment start c and end t the cost is S2(c,t) - S1(c,t)^2 / (t-c) with cumulative
-    sums S1, S2; each candidate carries best[c] - cs2[c] and cs[c] so that one step is a few
-    vector operations over the surviving candidates.
+    ``before``/``after`` are the medians of the points next to the change (up to 60 each
+    side); ``relative`` is after ÷ before − 1 (None unless the series is positive);
+    ``sigmas`` the step in robust noise SDs; ``p_value`` the weaker of the step and rank
+    tests' p-values and ``confidence`` 1 − p_value; ``first``..``last`` the indices where the
+    new level may start (95 % likelihood set), so the change landed after point ``first − 1``
+    and at or before point ``last``; ``trend`` whether a local trend was fitted around it.
     """
-    n = z.size
-    cs = np.concatenate(([0.0], np.cumsum(z)))
-    cs2 = np.concatenate(([0.0], np.cumsum(z * z)))
-    best = np.full(n + 1, np.inf)
-    best[0] = -penalty
-    last = np.zeros(n + 1, dtype=np.int64)
-    pos = np.zeros(0, dtype=np.int64)
-    base = np.zeros(0)
-    csum = np.zeros(0)
-    for t in range(min_size, n + 1):
-        new = t - min_size
-        if new == 0 or new >= min_size:
-            pos = np.append(pos, new)
-            base = np.append(base, best[new] - cs2[new])
-            csum = np.append(csum, cs[new])
-        d = cs[t] - csum
-        total = base + (cs2[t] - d * d / (t - pos))
-        j = int(total.argmin())
-        best[t] = total[j] + penalty
-        last[t] = pos[j]
-        keep = total <= best[t]  # PELT pruning: the others can never win again
-        if keep.sum() > _BEAM:
-            # Long stretches without a change prune nothing and make PELT quadratic: keep the
-            # _BEAM best candidates (exact whenever fewer survive, as on any shorter series).
-            keep &= total <= np.partition(total, _BEAM - 1)[_BEAM - 1]
-        if not keep.all():
-            pos, base, csum = pos[keep], base[keep], csum[keep]
-    out: list[int] = []
-    t = n
-    while t > 0:
-        t = int(last[t])
-        if t > 0:
-            out.append(t)
-    return sorted(out)
+
+    index: int
+    before: float
+    after: float
+    relative: float | None
+    sigmas: float
+    p_value: float
+    confidence: float
+    first: int
+    last: int
+    trend: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {"index": self.index, "before": self.before, "after": self.after,
+                "relative": self.relative, "sigmas": round(self.sigmas, 3),
+                "p-value": self.p_value, "confidence": self.confidence,
+                "first": self.first, "last": self.last, "trend": self.trend}
 
 
-def _mw_p(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sided Mann–Whitney p for two samples of any size, from ranks (O(n log n)).
-
-    Segments can hold thousands of points, so this ranks instead of pairing every value.
-    """
-    from dtf_ci.stats import _EXACT_MAX, _u_cdf  # late: stats imports this module
-
-    n, m = a.size, b.size
-    x = np.concatenate([a, b])
-    order = np.argsort(x, kind="mergesort")
-    xs = x[order]
-    new = np.concatenate(([True], xs[1:] != xs[:-1]))
-    first = np.flatnonzero(new)
-    counts = np.diff(np.append(first, x.size))
-    ranks = np.empty(x.size)
-    ranks[order] = (first + (counts + 1) / 2.0)[np.cumsum(new) - 1]
-    u = float(ranks[:n].sum()) - n * (n + 1) / 2.0
-    ties = bool((counts > 1).any())
-    if not ties and max(n, m) <= _EXACT_MAX:
-        ui = int(round(u))
-        return float(min(1.0, 2.0 * _u_cdf(n, m)[min(ui, n * m - ui)]))
-    size = n + m
-    var = n * m / 12.0 * ((size + 1) - float((counts**3 - counts).sum()) / (size * (size - 1)))
-    if var <= 0:
-        return 1.0
-    z = max(abs(u - n * m / 2.0) - 0.5, 0.0) / math.sqrt(var)
-    return min(1.0, math.erfc(z / math.sqrt(2.0)))
-
-
-def _segment_p(x: np.ndarray, bounds: list[int], i: int, alpha: float = 0.0) -> float:
-    """Mann–Whitney p between the segments on either side of change ``bounds[i]``.
-
-    Short segments cannot reach a strict ``alpha`` at all (6 runs against 5 give p >= 0.0043),
-    which would hide every change in a young history. So a change whose segments are
-    perfectly separated, the strongest evidence their sizes allow, is scored as passing.
-    """
-    a, b = x[bounds[i - 1] : bounds[i]], x[bounds[i] : bounds[i + 1]]
-    p = _mw_p(a, b)
-    if p > alpha and (a.max() < b.min() or a.min() > b.max()):
-        floor = 2.0 / math.comb(a.size + b.size, a.size)
-        if alpha < floor <= _SEPARATION_P:
-            return alpha
-    return p
-
-
-def _prune(x: np.ndarray, cps: list[int], alpha: float) -> list[int]:
-    """Merge away the least significant change until every change passes ``alpha``."""
-    bounds = [0, *cps, x.size]
-    ps = [_segment_p(x, bounds, i, alpha) for i in range(1, len(bounds) - 1)]
-    while ps:
-        j = int(np.argmax(ps))
-        if ps[j] <= alpha:
-            break
-        del bounds[j + 1], ps[j]
-        # Only the changes next to the merged segment see different neighbours.
-        for k in (j - 1, j):
-            if 0 <= k < len(ps):
-                ps[k] = _segment_p(x, bounds, k + 1, alpha)
-    return bounds[1:-1]
-
-
-def change_points(
-    values: Sequence[float],
-    *,
-    min_size: int = 3,
-    penalty: float | None = None,
-    alpha: float | None = 0.001,
-    robust: bool = True,
-) -> list[int]:
-    """Indices where a new segment (a new level) starts, for one series in time order.
-
-    ``min_size`` is the shortest segment (in points) that may be reported; ``penalty`` the
-    cost of one change in noise variances (default 3·ln n); ``alpha`` the significance each
-    change must reach between its neighbouring segments (None: no pruning); ``robust=False``
-    keeps outlying points as they are. An empty list means one level throughout. Indices are
-    0-based and never 0: ``[40]`` means values[40] is the first point of the new level.
-    Roughly linear in the length: 10,000 points take well under a second.
-    """
-    if isinstance(min_size, bool) or not isinstance(min_size, int) or min_size < 1:
-        raise ValueError(f"min_size must be an integer >= 1, got {min_size!r}")
-    if alpha is not None and not 0 < alpha <= 1:
-        raise ValueError(f"alpha must be in (0, 1] or None, got {alpha!r}")
+def _as_series(values: Sequence[float]) -> np.ndarray:
     try:
         x = np.asarray(values, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -196,23 +80,79 @@ def change_points(
     if bad.any():
         i = int(np.argmax(bad))
         raise ValueError(f"values[{i}] is {'NaN' if np.isnan(x[i]) else 'infinite'}")
+    return x
+
+
+def detect_changes(
+    values: Sequence[float],
+    *,
+    min_size: int = 3,
+    penalty: float | None = None,
+    min_shift: float = 1.0,
+    min_relative: float = 0.02,
+    robust: bool = True,
+) -> list[ChangePoint]:
+    """The changes of level in one series (time order), with size, confidence and location.
+
+    ``min_size``: shortest segment in points (a spike shorter than that is never a level).
+    ``penalty``: z² the step test must reach, after the noise is scaled by the series' own
+    robust noise and inflated for correlated neighbours; default 3·ln n (modified BIC).
+    ``min_shift``: smallest step in robust noise SDs. ``min_relative``: smallest step as a
+    fraction of the level, applied only when every value is positive (0 turns it off).
+    ``robust=False`` keeps outlying points and skips the rank test (plain Gaussian model).
+    The defaults are the same for every series; docs/change-points.md says why.
+    """
+    if isinstance(min_size, bool) or not isinstance(min_size, int) or min_size < 1:
+        raise ValueError(f"min_size must be an integer >= 1, got {min_size!r}")
+    for name, v in (("min_shift", min_shift), ("min_relative", min_relative)):
+        if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+    x = _as_series(values)
     n = x.size
+    pen = 3.0 * math.log(max(n, 2)) if penalty is None else penalty
+    if not isinstance(pen, (int, float)) or not math.isfinite(pen) or pen < 0:
+        raise ValueError(f"penalty must be a finite number >= 0, got {penalty!r}")
     if n < 2 * min_size:
         return []
-    pen = 3.0 * math.log(n) if penalty is None else float(penalty)
-    if not math.isfinite(pen) or pen < 0:
-        raise ValueError(f"penalty must be a finite number >= 0, got {penalty!r}")
-    sd = _robust_scale(x)
+    sd = jitter_scale(x)
     if sd == 0:
         return []  # constant series
-    y = x
-    if robust:
-        med = _running_median(x, max(2, min_size))
-        y = np.where(np.abs(x - med) > 3.0 * sd, med, x)
-    cps = _pelt((y - np.median(y)) / sd, pen, min_size)
-    if alpha is not None and cps:
-        cps = _prune(x, cps, alpha)
-    return cps
+    y = clean_outliers(x, sd, max(2, min_size)) if robust else x
+    candidates = binseg((y - np.median(y)) / sd, math.log(n), min_size)
+    if not candidates:
+        return []
+    judge = Judge(x, y, sd, window=_WINDOW, penalty=float(pen), min_shift=min_shift, min_relative=min_relative,
+                  rank_test=robust)
+    kept = prune(judge, candidates, n)
+    out = []
+    bounds = [0, *kept, n]
+    for i, (t, ev) in enumerate(kept.items(), start=1):
+        first, last = judge.location(bounds[i - 1], t, bounds[i + 1], ev)
+        p = max(ev.p_step, ev.p_rank)
+        rel = ev.after / ev.before - 1.0 if judge.min_relative > 0 or bool((x > 0).all()) else None
+        out.append(ChangePoint(t, ev.before, ev.after, rel, abs(ev.step) / ev.noise, p, 1.0 - p,
+                               first, last, ev.trend))
+    return out
+
+
+def change_points(
+    values: Sequence[float],
+    *,
+    min_size: int = 3,
+    penalty: float | None = None,
+    min_shift: float = 1.0,
+    min_relative: float = 0.02,
+    robust: bool = True,
+) -> list[int]:
+    """Indices where a new level starts, for one series in time order (see detect_changes).
+
+    An empty list means one level throughout. Indices are 0-based and never 0: ``[40]`` means
+    values[40] is the first point of the new level. About O(n log n): 10,000 points take a
+    small fraction of a second.
+    """
+    return [c.index for c in detect_changes(values, min_size=min_size, penalty=penalty,
+                                            min_shift=min_shift, min_relative=min_relative,
+                                            robust=robust)]
 
 
 def baseline_window(

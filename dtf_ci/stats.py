@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from statistics import NormalDist
 
 import numpy as np
@@ -39,6 +38,7 @@ import numpy as np
 from dtf_ci.changepoints import baseline_window, change_points
 from dtf_ci.changepoints import series_noise as _log_noise
 from dtf_ci.drift import DriftFinding, detect_drift
+from dtf_ci.ranks import _EXACT_MAX, _u_cdf
 
 __all__ = [
     "ALPHA", "CONFIDENCE", "Comparison", "DriftFinding", "baseline_window", "benjamini_hochberg",
@@ -50,8 +50,6 @@ __all__ = [
 ALPHA = 0.01
 #: Level of the reported confidence interval.
 CONFIDENCE = 0.95
-#: Largest sample size per side for which the exact Mann–Whitney distribution is used.
-_EXACT_MAX = 50
 #: Pairwise differences held in memory at once by the batch path (elements).
 _CHUNK = 2_000_000
 #: Far outliers: samples beyond this many robust standard deviations from their own side's
@@ -168,29 +166,6 @@ def _set_aside(lb: np.ndarray, lc: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 
 
 # ------------------------------------------------------------------ Mann–Whitney machinery
-
-
-@lru_cache(maxsize=256)
-def _u_cdf(n: int, m: int) -> np.ndarray:
-    """P(U <= u) for u = 0..n*m under no change, exact (no ties).
-
-    Built from the recursion p(i, j, u) = i/(i+j) p(i-1, j, u-j) + j/(i+j) p(i, j-1, u):
-    only additions of probabilities, so the far tails stay accurate in floating point.
-    """
-    prev = [np.ones(1) for _ in range(m + 1)]  # i = 0: U is 0 for every j
-    for i in range(1, n + 1):
-        cur = [np.ones(1)]  # j = 0: U is 0
-        for j in range(1, m + 1):
-            a = prev[j]  # p(i-1, j): last item from the first sample, adds j
-            b = cur[j - 1]  # p(i, j-1)
-            out = np.zeros(i * j + 1)
-            out[j : j + a.size] += a * (i / (i + j))
-            out[: b.size] += b * (j / (i + j))
-            cur.append(out)
-        prev = cur
-    cdf = np.cumsum(prev[m])
-    cdf.setflags(write=False)
-    return cdf
 
 
 def _ci_rank(n: int, m: int) -> int:

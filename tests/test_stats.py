@@ -236,13 +236,13 @@ def test_change_points_on_flat_constant_and_short_series() -> None:
 def test_change_points_handles_quantized_values_and_options() -> None:
     x = [1.0] * 20 + [2.0] * 20
     assert stats.change_points(x) == [20]
-    assert stats.change_points(x, alpha=None, robust=False) == [20]
+    assert stats.change_points(x, robust=False) == [20]
     with pytest.raises(ValueError, match=r"values\[1\] is NaN"):
         stats.change_points([1.0, float("nan"), 2.0])
     with pytest.raises(ValueError, match="min_size"):
         stats.change_points(x, min_size=0)
-    with pytest.raises(ValueError, match="alpha"):
-        stats.change_points(x, alpha=2.0)
+    with pytest.raises(ValueError, match="min_shift"):
+        stats.change_points(x, min_shift=-1.0)
 
 
 def test_baseline_window_starts_after_the_last_trusted_change() -> None:
