@@ -100,11 +100,12 @@ def aggregate(
             store, history, run_shas = None, {}, {}
     rows, drift = decide(run, history, thresholds=thresholds, missing_units=missing + skipped, fdr=fdr,
                          main_line=ctx.on_main_line and ctx.provider != "local", sha=ctx.sha, run_shas=run_shas)
-    landed = [r for r in rows if r.get("landed_in")]
-    if landed:
+    for sha in dict.fromkeys(r["landed_in"] for r in rows if r.get("landed_in")):
+        # Usually this run's commit; an earlier one when the last runs already sat on the new level.
+        landed = [r for r in rows if r.get("landed_in") == sha]
         shown = ", ".join(f"{r['task']}/{r['metric']} on {r['target']}" for r in landed[:5])
         more = f" and {len(landed) - 5} more" if len(landed) > 5 else ""
-        notes.append(f"landed in {ctx.sha[:12]}: {len(landed)} change(s) on the main line: {shown}{more}")
+        notes.append(f"landed in {sha[:12]}: {len(landed)} change(s) on the main line: {shown}{more}")
     counts = Counter(r["verdict"] for r in rows)
     run_id = (plan or {}).get("run-id") or (merge.run_ids[0] if merge.run_ids else "")
     units = [_unit_row(u) for u in run.units] + [_unit_row(u) for u in missing]

@@ -23,13 +23,13 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from dtf_ci.segmentation import Judge, binseg, clean_outliers, jitter_scale, prune
 
-__all__ = ["ChangePoint", "baseline_window", "change_points", "detect_changes", "series_noise"]
+__all__ = ["ChangePoint", "baseline_change", "baseline_window", "change_points", "detect_changes", "series_noise"]
 
 #: Runs of history needed before :func:`series_noise` gives an answer.
 _NOISE_MIN_RUNS = 5
@@ -169,18 +169,31 @@ def baseline_window(
     (too recent to tell from a spike), and the window never reaches back more than
     ``max_runs`` runs. Pass the history of the main line without the run being judged.
     """
+    return baseline_change(run_medians, min_runs=min_runs, max_runs=max_runs)[0]
+
+
+def baseline_change(
+    run_medians: Sequence[float],
+    *,
+    min_runs: int = 3,
+    max_runs: int = 20,
+) -> tuple[int, ChangePoint | None]:
+    """:func:`baseline_window`'s start, and the change point that put it there (None when the
+    window starts where it does only because it holds ``max_runs`` runs, or at 0)."""
     if min_runs < 1 or max_runs < min_runs:
         raise ValueError(f"need 1 <= min_runs <= max_runs, got {min_runs} and {max_runs}")
     n = len(run_medians)
     floor = max(0, n - max_runs)
     if n < 2 * min_runs:
-        return floor
+        return floor, None
     # Look back a little further than the window so a change near its start is still seen.
     look = max(0, n - 3 * max_runs)
-    cps = [look + c for c in change_points(list(run_medians)[look:], min_size=min_runs)]
-    trusted = [c for c in cps if n - c >= min_runs]
-    start = max(trusted) if trusted else 0
-    return max(start, floor)
+    changes = [replace(c, index=look + c.index, first=look + c.first, last=look + c.last)
+               for c in detect_changes(list(run_medians)[look:], min_size=min_runs)]
+    trusted = [c for c in changes if n - c.index >= min_runs]
+    if trusted and trusted[-1].index >= floor:
+        return trusted[-1].index, trusted[-1]
+    return floor, None
 
 
 def series_noise(run_medians: Sequence[float]) -> float | None:

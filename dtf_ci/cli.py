@@ -143,6 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="as for `dtf aggregate`")
     p.add_argument("--durations", metavar="FILE", help="as for `dtf plan`")
     p.add_argument("--no-progress", action="store_true", help="no live progress display")
+
+    p = sub.add_parser("history", help="read the history store: list change points",
+                       description="Commands that read the history store.", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    history_sub = p.add_subparsers(dest="history_command", metavar="SUBCOMMAND")
+    from dtf_ci.history_changes import add_parser as add_changes_parser
+
+    add_changes_parser(history_sub, EPILOG)
     return parser
 
 
@@ -208,4 +216,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         from dtf_ci.local import run_local_command
 
         return run_local_command(args)
+    if args.command == "history":
+        if args.history_command == "changes":
+            from dtf_ci.history_changes import run_history_changes_command
+
+            return run_history_changes_command(args)
+        from dtf_ci.errors import UsageError
+
+        raise UsageError("name a subcommand (changes); see `dtf history --help`")
     raise AssertionError(args.command)

@@ -79,6 +79,8 @@ def decide(
     """
     run_shas = run_shas or {}
     from dtf_ci import stats
+    from dtf_ci.changepoints import baseline_change
+    from dtf_ci.history_changes import describe, landed_in
 
     unit_status = {(u["task"], u["target"]): u for u in run.units}
     out: list[dict[str, Any]] = []
@@ -99,7 +101,7 @@ def decide(
             out.append(row)
             continue
         medians = [m for _, m, _ in past]
-        start = stats.baseline_window(medians)
+        start, moved = baseline_change(medians)
         window = past[start:][-BASELINE_RUNS:]
         baseline = [v for _, _, vals in window for v in vals if math.isfinite(v)]
         noise = stats.series_noise([m for _, m, _ in past[start:]])
@@ -107,9 +109,8 @@ def decide(
         row["baseline_median"] = statistics.median(baseline) if baseline else None
         row["baseline_runs"] = len(window)
         row["noise"] = noise
-        if start > 0:
-            rid = past[start][0]
-            row["change_point"] = {"run-id": rid, "sha": run_shas.get(rid, ""), "runs-ago": len(past) - start}
+        if moved is not None:  # the level moved: name the run, its commit range, size, confidence
+            row["change_point"] = describe(moved, [rid for rid, _, _ in past], run_shas, cur["direction"])
         to_compare.append((row, _summarize(baseline), _summarize(cur["values"]), row["threshold"], noise))
     if to_compare:
         comparisons = stats.compare_many(
@@ -131,7 +132,7 @@ def decide(
             elif comp.log_ratio is not None and not math.isfinite(comp.ratio):
                 row["log_ratio"] = _num(comp.log_ratio)  # past float range (1e-300 -> 1e300)
             if main_line and sha and comp.verdict in ("regression", "improvement"):
-                row["landed_in"] = sha
+                row["landed_in"], row["landed_range"] = landed_in(past, row, sha, run_shas)
             out.append(row)
     drift = _drift(out, run)
     out.extend(_missing(run, history, missing_units, thresholds))
