@@ -15,8 +15,8 @@ really moved is where real series differ from levels plus Gaussian noise:
      the step's standard error is inflated by the residuals' lag-1 autocorrelation
      ((1 + ρ)/(1 − ρ)), so random walks and several samples per build (correlated
      neighbours) do not pass for independent evidence; z² must reach ``penalty``
-     (default 3·ln n, the modified BIC that TCPDBench's best default method uses);
-   * a **rank test** (Mann–Whitney) between the two sides at about 1/n (z² ≥ 2·ln n):
+     (default 4·ln n, a modified BIC like the 3·ln n of TCPDBench's default methods);
+   * a **rank test** (Mann–Whitney) between the two sides at two thirds of that z²:
      distribution-free, so a run of points from the other mode of a bimodal
      (build-dependent) series, or a cluster of outliers, is not a new level;
    * a **minimum shift**: the step is at least ``min_shift`` robust noise SDs and, on a
@@ -45,7 +45,8 @@ _RHO_MAX = 0.9
 #: Largest side for the exact Mann–Whitney table here; beyond it the normal approximation,
 #: whose error is small next to a 1/n level (and every table built costs time).
 _EXACT_RANKS = 12
-#: Share of the length penalty the rank test must reach (z² >= 2/3 of 3·ln n = 2·ln n).
+#: Share of the length penalty the rank test must reach: ranks lose a little power to the
+#: step test on Gaussian noise, and the test only has to rule out outliers and modes.
 _RANK_SHARE = 2.0 / 3.0
 
 
