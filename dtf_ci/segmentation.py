@@ -127,13 +127,15 @@ class Judge:
     def __init__(self, x: np.ndarray, y: np.ndarray, sd: float, *, window: int, penalty: float,
                  min_shift: float, min_relative: float, rank_test: bool) -> None:
         self.x, self.y, self.sd, self.window, self.penalty = x, y, sd, window, penalty
+        # Fits run in noise units around the median: no overflow at 1e300, no loss at 1e-300.
+        self.z = (y - _median(y)) / sd
         self.min_shift, self.rank_test = min_shift, rank_test
         self.min_relative = min_relative if bool((x > 0).all()) else 0.0
 
     def evidence(self, a: int, t: int, b: int) -> Evidence:
         """The change at ``t`` between neighbouring boundaries ``a`` and ``b``."""
         lo, hi = max(a, t - self.window), min(b, t + self.window)
-        seg = self.y[lo:hi]
+        seg = self.z[lo:hi]
         m = seg.size
         step = (np.arange(lo, hi) >= t).astype(float)
         u = (np.arange(lo, hi) - t) / m
@@ -155,8 +157,9 @@ class Judge:
         z2 = c * c / var if var > 0 else (math.inf if c != 0 else 0.0)
         p_step = _p_from_z2(z2)
         if z2 < self.penalty:  # merged whatever the rest says: skip the costly parts
-            return Evidence(z2, p_step, 1.0, c, self.sd, math.nan, math.nan, trend, inflation, True)
-        noise = max(_MAD_TO_SD * _median(np.abs(resid - _median(resid))), self.sd)
+            return Evidence(z2, p_step, 1.0, c * self.sd, self.sd, math.nan, math.nan, trend,
+                            inflation, True)
+        noise = max(_MAD_TO_SD * _median(np.abs(resid - _median(resid))), 1.0)
         before, after = _median(self.y[lo:t]), _median(self.y[t:hi])
         passes = abs(c) >= self.min_shift * noise and (
             self.min_relative <= 0 or abs(after - before) >= self.min_relative * min(before, after))
@@ -164,18 +167,19 @@ class Judge:
         if self.rank_test and passes:
             p_rank = mann_whitney_p(self.x[lo:t], self.x[t:hi], _EXACT_RANKS)
             z2 = min(z2, _z2_from_p(p_rank) / _RANK_SHARE)
-        return Evidence(z2, p_step, p_rank, c, noise, before, after, trend, inflation, passes)
+        return Evidence(z2, p_step, p_rank, c * self.sd, noise * self.sd, before, after, trend,
+                        inflation, passes)
 
     def location(self, a: int, t: int, b: int, ev: Evidence) -> tuple[int, int]:
         """Indices where the new level may start: two-level fits on [a, b) whose cost is within
         3.84 noise variances (inflated as in the test) of the best, the 95 % likelihood set."""
         lo, hi = max(a, t - self.window), min(b, t + self.window)
-        seg = self.y[lo:hi]
+        seg = self.z[lo:hi]
         cs = np.concatenate(([0.0], np.cumsum(seg)))
         m = seg.size
         k = np.arange(1, m)
         gain = cs[k] ** 2 / k + (cs[m] - cs[k]) ** 2 / (m - k)  # higher is a better split
-        var = (ev.noise**2) * ev.inflation
+        var = (ev.noise / self.sd) ** 2 * ev.inflation
         ok = np.flatnonzero(gain >= gain[t - lo - 1] - 3.84 * var) + 1 + lo
         # The set is contiguous around t in practice; keep the run that holds t.
         left, right = t, t

@@ -187,7 +187,7 @@ def test_changes_are_sorted_inside_their_range_and_segments_long_enough(x: list[
 
 @PROPS
 @given(st.integers(0, 10_000), st.sampled_from([0.01, 0.05, 0.2]), st.integers(20, 180),
-       st.sampled_from([1e-3, 7.0, 1e4]))
+       st.sampled_from([1e-300, 1e-3, 7.0, 1e4, 1e300]))
 def test_answers_do_not_depend_on_the_unit(seed: int, step: float, at: int, scale: float) -> None:
     x = level(200, seed=seed)
     x[at:] *= 1 + step
