@@ -240,9 +240,10 @@ def edivisive():
 
 def cp_methods():
     methods = {"dtf change_points (defaults)": lambda v: stats.change_points(v)}
-    methods["dtf, no significance pruning (alpha=None)"] = lambda v: stats.change_points(v, alpha=None)
-    methods["dtf, plain PELT (robust=False, alpha=None)"] = (
-        lambda v: stats.change_points(v, robust=False, alpha=None))
+    methods["dtf, no minimum shift (min_shift=0, min_relative=0)"] = (
+        lambda v: stats.change_points(v, min_shift=0.0, min_relative=0.0))
+    methods["dtf, no rank test or outlier replacement (robust=False)"] = (
+        lambda v: stats.change_points(v, robust=False))
     ed = edivisive()
     if ed is not None:
         methods["E-divisive (signal-processing-algorithms, p 0.05, 100 perms)"] = ed

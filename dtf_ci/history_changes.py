@@ -153,27 +153,30 @@ def _fmt(v: float) -> str:
 
 
 def render(result: dict[str, Any]) -> str:
-    """The text table: newest change first."""
+    """The text table: newest change first. Names come from history (hostile data): each cell
+    is shown inert, so no name can inject a line, a control sequence or a CI log command."""
+    from dtf_ci.log import guard, inert
+
     changes = result["changes"]
     where = f"on {result['branch']}" if result["branch"] else "in history"
     since = f" since {result['since']}" if result["since"] else ""
     head = (f"{len(changes)} change(s){since} in {len({(c['task'], c['metric'], c['target']) for c in changes})} "
             f"of {result['series']} series, {result['runs']} runs {where}")
     if not changes:
-        return head + "\n"
+        return guard(head) + "\n"
     rows = [("series", "landed in (commits)", "first run", "before -> after", "change", "confidence",
              "p")]
     for c in changes:
         rng = c["commit-range"]
-        commits = f"{rng['from'][:10] or rng['from-run']}..{rng['to'][:10] or rng['to-run']}"
+        commits = inert(f"{rng['from'][:10] or rng['from-run']}..{rng['to'][:10] or rng['to-run']}")
         size = f"{c['relative'] * 100:+.1f}%" if c["relative"] is not None else f"{c['sigmas']:.1f} sd"
-        unit = f" {c['unit']}" if c["unit"] else ""
-        rows.append((f"{c['task']}/{c['metric']}@{c['target']}", commits, c["run-id"],
+        unit = f" {inert(c['unit'], 20)}" if c["unit"] else ""
+        rows.append((inert(f"{c['task']}/{c['metric']}@{c['target']}"), commits, inert(c["run-id"]),
                      f"{_fmt(c['before'])} -> {_fmt(c['after'])}{unit}", f"{size} {c['kind']}",
                      f"{min(c['confidence'] * 100, 99.99):.2f}%", f"{c['p-value']:.1e}"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return head + "\n\n" + "\n".join(lines) + "\n"
+    return guard(head) + "\n\n" + "\n".join(lines) + "\n"
 
 
 def run_history_changes_command(args: argparse.Namespace) -> int:

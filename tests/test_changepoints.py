@@ -261,3 +261,15 @@ def test_history_changes_lists_every_series_change_with_its_commit_range(tmp_pat
     assert "--since 'someday'" in capsys.readouterr().err
     assert main(["history", "changes", "--history", str(tmp_path / "history"), "--branch", "dev"]) == 0
     assert "0 change(s) in 0 of 0 series, 0 runs on dev" in capsys.readouterr().out
+
+
+def test_history_changes_shows_hostile_names_inert() -> None:
+    from dtf_ci.history_changes import render
+
+    change = {"task": "t\n::error::pwned", "metric": "m\x1b[31m", "target": "cpu", "unit": "s",
+              "run-id": "r1", "kind": "regression", "before": 1.0, "after": 1.2, "relative": 0.2,
+              "sigmas": 5.0, "confidence": 0.999, "p-value": 1e-3,
+              "commit-range": {"from": "a" * 40, "to": "b" * 40, "from-run": "r0", "to-run": "r1"}}
+    text = render({"changes": [change], "branch": "main", "since": None, "runs": 9, "series": 1})
+    assert "\n::error" not in text and "\x1b" not in text
+    assert "t\\n::error::pwned/m\\e[31m@cpu" in text
