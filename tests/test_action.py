@@ -79,9 +79,11 @@ def test_the_action_has_the_contract_the_docs_promise() -> None:
     assert want <= set(action["outputs"])
     uses = {s["uses"] for s in action["runs"]["steps"] if "uses" in s}
     assert uses == {"actions/setup-python@v5", "actions/upload-artifact@v4",
-                    "actions/download-artifact@v4"}
+                    "actions/download-artifact@v4", "actions/cache@v4"}
+    (setup,) = [s for s in action["runs"]["steps"] if s.get("uses", "").startswith("actions/setup-python")]
+    assert setup["with"]["update-environment"] is False  # the job's python stays the runner's
     for step in action["runs"]["steps"]:
-        if "uses" in step and "upload-artifact" in step["uses"] and step["with"]["name"] != "dtf-plan":
+        if "uses" in step and "upload-artifact" in step["uses"] and not step["with"]["name"].startswith("dtf-plan"):
             # results and the report are uploaded even when dtf exited non-zero
             assert step["if"].startswith("always()"), step["name"]
         if "run" in step:  # inputs reach scripts through env, never pasted into the script
@@ -216,8 +218,12 @@ def test_the_plan_command_gives_the_outputs_a_workflow_reads(tmp_path: Path, che
     assert result.outputs["shards"] == str(len(matrix["include"]))
     assert Path(result.outputs["plan-path"]).name == "plan.json"
 
-    assert (gh.artifacts / "dtf-plan" / "plan.json").is_file()
-    assert gh.pip_calls == [f"-m pip install --disable-pip-version-check --quiet -e {REPO}"]
+    assert (gh.artifacts / "dtf-plan.dtf" / "plan.json").is_file()
+    assert result.outputs["name"] == "dtf" and result.outputs["run-id"] == "4242-1-dtf"
+    assert json.loads((gh.artifacts / "dtf-plan.dtf" / "plan.json").read_text())["run-id"] == "4242-1-dtf"
+    (pip,) = gh.pip_calls  # dtf's own environment, the core requirements only
+    assert pip.startswith("-m pip install --disable-pip-version-check --quiet -r ")
+    assert pip.endswith("dtf-requirements-plan.txt")
     skipped = {s.name for s in result.steps if s.outcome == "skipped"}
     assert {"dtf run", "dtf aggregate", "Fail the job when dtf failed"} <= skipped
 
@@ -234,7 +240,7 @@ def test_plan_run_aggregate_hand_files_over_through_artifacts(
         run = gh.run({"command": "run", "shard": shard})
         assert run.status == "success", "\n".join(s.log for s in run.steps)
         assert run.outputs["exit-code"] == "0"
-        assert sorted(p.name for p in (gh.artifacts / f"dtf-shard-{shard}").iterdir()) == [
+        assert sorted(p.name for p in (gh.artifacts / f"dtf-shard.4242-1-dtf.{shard}").iterdir()) == [
             f"{shard}.duckdb", f"{shard}.manifest.json"]
 
     # No history asked for: the workspace is no git checkout, so the default git:dtf-data would
@@ -243,7 +249,7 @@ def test_plan_run_aggregate_hand_files_over_through_artifacts(
     assert agg.status == "success", "\n".join(s.log for s in agg.steps)
     assert agg.outputs["verdict"] == "new"
     assert agg.outputs["exit-code"] == "0"
-    report = gh.artifacts / "dtf-report"
+    report = gh.artifacts / "dtf-report.dtf"
     assert (report / "verdicts.json").is_file() and (report / "report.md").is_file()
     verdicts = json.loads((report / "verdicts.json").read_text())
     assert sorted(verdicts["shards"]["accepted"]) == sorted(shards)
@@ -264,7 +270,7 @@ def test_a_failed_unit_still_uploads_the_report_then_fails_the_job(
     agg = gh.run({"command": "aggregate", "post": "false", "history": ""})
     assert agg.outputs["exit-code"] == "1" and agg.outputs["verdict"] == "failed"
     assert agg.step("Upload the report")[0].outcome == "success"
-    assert (gh.artifacts / "dtf-report" / "verdicts.json").is_file()
+    assert (gh.artifacts / "dtf-report.dtf" / "verdicts.json").is_file()
     (fail,) = agg.step("Fail the job when dtf failed")
     assert fail.outcome == "failure" and "policy failed" in fail.log
     assert agg.status == "failure"
@@ -306,19 +312,34 @@ def test_a_second_wave_gets_what_the_first_produced(tmp_path: Path, checkout: Pa
     """Jobs share nothing but artifacts: wave 2 finds wave 1's `produces` through them."""
     (checkout / "dtf.yml").write_text(TWO_WAVES)
     gh = SimulatedRunner(tmp_path, checkout)
-    plan = gh.run({"command": "plan", "suite": "dtf.yml"})
+    plan = gh.run({"command": "plan", "suite": "dtf.yml", "wired-waves": "2"})
+    assert plan.status == "success", "\n".join(s.log for s in plan.steps)
     assert plan.outputs["waves"] == "2" and plan.outputs["has-work-2"] == "true"
     for wave in (1, 2):
         for entry in json.loads(plan.outputs[f"matrix-{wave}"])["include"]:
             assert entry["runs-on"] == ["self-hosted", "builder" if wave == 1 else "tester"]
             run = gh.run({"command": "run", "shard": entry["shard"]})
             assert run.status == "success", "\n".join(s.log for s in run.steps)
-    assert any(p.name.startswith("dtf-produces-") for p in gh.artifacts.iterdir())
+    assert any(p.name.startswith("dtf-produces.4242-1-dtf.") for p in gh.artifacts.iterdir())
     agg = gh.run({"command": "aggregate", "post": "false", "history": ""})
     assert agg.status == "success", "\n".join(s.log for s in agg.steps)
-    units = json.loads((gh.artifacts / "dtf-report" / "verdicts.json").read_text())["units"]
+    units = json.loads((gh.artifacts / "dtf-report.dtf" / "verdicts.json").read_text())["units"]
     assert {u["unit"]: u["status"] for u in units} == {"build@builder": "passed",
                                                        "test@tester": "passed"}
+
+
+def test_a_plan_with_more_waves_than_the_workflow_wires_fails_the_plan_job(
+    tmp_path: Path, checkout: Path
+) -> None:
+    """A hand-wired workflow with one run job would drop wave 2: missing, exit 0, green."""
+    (checkout / "dtf.yml").write_text(TWO_WAVES)
+    gh = SimulatedRunner(tmp_path, checkout)
+    plan = gh.run({"command": "plan", "suite": "dtf.yml"})  # wired-waves defaults to 1
+    assert plan.status == "failure"
+    (step,) = plan.step("dtf plan")
+    assert step.outcome == "failure"
+    assert "the plan has 2 waves but this workflow runs 1" in step.log
+    assert not (gh.artifacts / "dtf-plan.dtf").exists()  # no run job can start from it
 
 
 @needs_plan_cli
@@ -349,7 +370,7 @@ def test_aggregate_posts_through_the_github_provider_with_the_actions_token(
                   "GITHUB_API_URL": api.url, "GITHUB_HEAD_REF": "changes",
                   "GITHUB_REF": "refs/pull/2/merge", "GITHUB_BASE_REF": "master"}
         first = gh.run({"command": "aggregate", "history": ""}, env=pr_env)
-        shutil.rmtree(gh.artifacts / "dtf-report")  # a re-run: a new run's artifact store
+        shutil.rmtree(gh.artifacts / "dtf-report.dtf")  # a re-run: a new run's artifact store
         second = gh.run({"command": "aggregate", "history": ""}, env=pr_env)
         comments = api.comments(2)
         statuses = api.statuses(head_sha)

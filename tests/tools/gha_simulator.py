@@ -4,10 +4,12 @@ Runs an ``action.yml``'s steps in order the way the Actions runner does: ``if:``
 (with ``success()``/``always()`` and the job status), ``${{ }}`` filled in for ``with:`` and
 ``env:``, ``run:`` steps through ``bash --noprofile --norc -eo pipefail`` with
 ``$GITHUB_OUTPUT``/``$GITHUB_ENV``/``$GITHUB_PATH`` as fresh files per step, and local
-stand-ins for the three actions dtf's action uses: setup-python (this interpreter; ``pip``
-only recorded), upload-artifact and download-artifact (a folder per artifact, immutable as
-in v4). Each ``run()`` is one job: a fresh copy of the checkout and its own ``RUNNER_TEMP``;
-only the artifact store is shared, as within one workflow run.
+stand-ins for the actions dtf's action uses: setup-python (this interpreter; ``-m venv``
+makes an environment that sees this interpreter's packages, whose ``pip`` is only
+recorded), cache (a folder per key, restored at the step, saved when the job ends well),
+upload-artifact and download-artifact (a folder per artifact, immutable as in v4 unless
+``overwrite``). Each ``run()`` is one job: a fresh copy of the checkout and its own
+``RUNNER_TEMP``; the artifact store and the cache are shared, as within one workflow run.
 
 The expression language is the part action.yml uses, not all of GitHub's.
 """
@@ -161,13 +163,25 @@ class SimulatedRunner:
         self.shim = tmp / "hostedtoolcache" / "python"
         self.shim.parent.mkdir(parents=True, exist_ok=True)
         self.pip_log = tmp / "pip.log"
-        # setup-python's stand-in: this interpreter; `-m pip` only records (no network here,
-        # and dtf is importable already through PYTHONPATH)
+        self.caches = tmp / "cache-store"
+        self.venvs_made = 0
+        # setup-python's stand-in: this interpreter. `-m venv DIR` makes a real environment
+        # that sees this interpreter's packages (no network here), whose python records
+        # `-m pip` calls instead of running them.
         self.shim.write_text(
             "#!/usr/bin/env bash\n"
             'if [ "$1" = "-m" ] && [ "$2" = "pip" ]; then echo "$*" >> "$DTF_TEST_PIP_LOG"; '
             "exit 0; fi\n"
-            f'exec "{sys.executable}" "$@"\n')
+            'if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then\n'
+            f'  "{sys.executable}" -m venv --system-site-packages --without-pip "$3" || exit $?\n'
+            '  mv "$3/bin/python" "$3/bin/python-real"\n'
+            '  cp "$0" "$3/bin/python"\n'
+            '  echo "$3" >> "$DTF_TEST_PIP_LOG.venvs"\n'
+            "  exit 0\n"
+            "fi\n"
+            'real="$(dirname "$0")/python-real"\n'
+            f'[ -x "$real" ] || real="{sys.executable}"\n'
+            'exec "$real" "$@"\n')
         self.shim.chmod(0o755)
 
     def run(self, inputs: dict[str, str], env: dict[str, str] | None = None) -> ActionResult:
@@ -185,6 +199,7 @@ class SimulatedRunner:
             "CI": "true", "GITHUB_ACTIONS": "true", "GITHUB_ACTION_PATH": str(REPO),
             "GITHUB_WORKSPACE": str(self.workspace), "RUNNER_TEMP": str(runner_temp),
             "GITHUB_REPOSITORY": "octo-org/octo-repo", "GITHUB_RUN_ID": "4242",
+            "GITHUB_RUN_ATTEMPT": "1", "RUNNER_OS": "Linux",
             "GITHUB_SERVER_URL": "https://github.com", "GITHUB_EVENT_NAME": "push",
             "GITHUB_STEP_SUMMARY": str(summary), "PYTHONPATH": str(REPO),
             "DTF_TEST_PIP_LOG": str(self.pip_log),
@@ -206,6 +221,7 @@ class SimulatedRunner:
         contexts["inputs"] = resolved
 
         status = "success"
+        self._pending_saves: list[tuple[str, Path]] = []
         results: list[StepResult] = []
         for n, step in enumerate(action["runs"]["steps"]):
             name = step.get("name") or step.get("uses") or f"step {n}"
@@ -226,12 +242,20 @@ class SimulatedRunner:
                 outcome, outputs, log = self._run(step, step_env, job, n, base_env)
             results.append(StepResult(name, outcome, outputs, log))
             contexts["steps"][step.get("id", f"_{n}")] = {"outputs": outputs, "outcome": outcome}
-            if outcome == "failure" and not step.get("continue-on-error"):
+            keep_going = step.get("continue-on-error", False)
+            if isinstance(keep_going, str):
+                keep_going = substitute(keep_going, contexts, status) == "true"
+            if outcome == "failure" and not keep_going:
                 status = "failure"
         outputs = {name: substitute(spec["value"], contexts, status)
                    for name, spec in action["outputs"].items()}
-        if self.pip_log.exists():
-            self.pip_calls = self.pip_log.read_text().splitlines()
+        if status == "success":  # actions/cache saves in its post step, when the job went well
+            for key, path in self._pending_saves:
+                if path.is_dir() and not (self.caches / key).exists():
+                    shutil.copytree(path, self.caches / key, symlinks=True)
+        self.pip_calls = self.pip_log.read_text().splitlines() if self.pip_log.exists() else []
+        venvs = Path(f"{self.pip_log}.venvs")
+        self.venvs_made = len(venvs.read_text().splitlines()) if venvs.exists() else 0
         return ActionResult(status, outputs, results,
                             summary.read_text() if summary.exists() else "")
 
@@ -258,17 +282,30 @@ class SimulatedRunner:
         if uses.startswith("actions/setup-python@"):
             return "success", {"python-path": str(self.shim),
                                "python-version": with_.get("python-version", "")}, ""
+        if uses.startswith("actions/cache@"):
+            return self._cache(with_)
         if uses.startswith("actions/upload-artifact@"):
             return self._upload(with_)
         if uses.startswith("actions/download-artifact@"):
             return self._download(with_)
         raise AssertionError(f"no local stand-in for {uses}")
 
+    def _cache(self, with_: dict[str, str]) -> tuple[str, dict[str, str], str]:
+        key, path = with_["key"], Path(with_["path"])
+        assert key and "\n" not in with_["path"], "one path, one key"
+        if (self.caches / key).is_dir():
+            shutil.copytree(self.caches / key, path, symlinks=True, dirs_exist_ok=True)
+            return "success", {"cache-hit": "true"}, f"Cache restored from key: {key}"
+        self._pending_saves.append((key, path))
+        return "success", {"cache-hit": "false"}, f"Cache not found for input keys: {key}"
+
     def _upload(self, with_: dict[str, str]) -> tuple[str, dict[str, str], str]:
         name = with_["name"]
         store = self.artifacts / name
         if store.exists():  # v4 artifacts are immutable: one upload per name per run
-            return "failure", {}, f"an artifact named {name} already exists"
+            if with_.get("overwrite") != "true":
+                return "failure", {}, f"an artifact named {name} already exists"
+            shutil.rmtree(store)
         searches = [line.strip() for line in with_["path"].splitlines() if line.strip()]
         files: list[Path] = []
         roots: list[str] = []
