@@ -5,6 +5,10 @@ Kept apart from the shard logic so its cost per call stays small and measurable:
 Resource use comes from ``os.wait4`` (CPU of the tree's waited processes, the largest RSS),
 plus a psutil sampler that sums RSS over the live process tree for commands that run long
 enough to be worth sampling.
+
+Platforms: Windows has no ``os.wait4`` nor process groups (``os.killpg``): there the exit
+code comes from ``Popen.wait``, CPU and memory from the psutil sampler only, and a timeout
+ends the tree through psutil. macOS reports ``ru_maxrss`` in bytes, Linux in KiB.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import errno
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -24,6 +29,14 @@ SAMPLE_AFTER_S = 0.2  # start the psutil tree sampler only for commands that liv
 SAMPLE_EVERY_S = 0.1
 KILL_GRACE_S = 2.0
 _INFRA_MARKERS = ("No space left on device", "Cannot allocate memory", "Resource temporarily unavailable")
+_WINDOWS = os.name == "nt"
+_SIGKILL = getattr(signal, "SIGKILL", signal.SIGTERM)  # Windows has no SIGKILL
+
+
+def maxrss_mb(ru_maxrss: int, platform: str | None = None) -> float:
+    """``ru_maxrss`` in MiB: macOS (and iOS) count bytes, Linux and the BSDs KiB."""
+    platform = platform or sys.platform
+    return ru_maxrss / (2**20 if platform in ("darwin", "ios") else 1024.0)
 
 
 @dataclass
@@ -45,7 +58,8 @@ class Outcome:
         return ""
 
 
-def _tree_rss(pid: int) -> int:
+def _tree_rss(pid: int, cpu: dict[int, float] | None = None) -> int:
+    """RSS summed over the live tree; with ``cpu``, also each process's CPU seconds so far."""
     import psutil
 
     try:
@@ -57,14 +71,30 @@ def _tree_rss(pid: int) -> int:
     for proc in procs:
         try:
             total += proc.memory_info().rss
+            if cpu is not None:
+                times = proc.cpu_times()
+                cpu[proc.pid] = max(cpu.get(proc.pid, 0.0), times.user + times.system)
         except psutil.Error:
             continue
     return total
 
 
 def _kill_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
+    """End the command's process group; without process groups (Windows), its live tree."""
+    if hasattr(os, "killpg"):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
+        return
+    import psutil
+
+    try:
+        root = psutil.Process(pgid)
+        procs = [*root.children(recursive=True), root]
+    except psutil.Error:
+        return
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
 
 
 def run_command(
@@ -78,10 +108,15 @@ def run_command(
     """Run ``command`` through the shell; kill its whole process group on timeout."""
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     start = time.perf_counter()
+    # its own process group, so a timeout ends the whole tree (Windows: a new process group
+    # is what lets psutil find the tree without touching dtf)
+    group: dict[str, object] = (
+        {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if _WINDOWS  # type: ignore[attr-defined]
+        else {"start_new_session": True})
     try:
         proc = subprocess.Popen(
             command, shell=True, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **group,  # type: ignore[call-overload]
         )
     except OSError as exc:
         reason = exc.strerror or str(exc)
@@ -101,37 +136,49 @@ def run_command(
     reader.start()
     result: dict[str, object] = {}
 
+    wait4 = getattr(os, "wait4", None)
+
     def waiter() -> None:
-        _, status, usage = os.wait4(proc.pid, 0)
+        if wait4 is None:  # Windows: the exit code only; resources come from the sampler
+            result["returncode"] = proc.wait()
+            return
+        _, status, usage = wait4(proc.pid, 0)
         result["status"] = status
         result["usage"] = usage
 
     wait_thread = threading.Thread(target=waiter, daemon=True)
     wait_thread.start()
     peak_tree = 0
+    tree_cpu: dict[int, float] | None = None if wait4 else {}
     timed_out = False
     deadline = start + timeout_s
-    wait_thread.join(min(SAMPLE_AFTER_S, timeout_s))
+    # without wait4 the sampler is all there is: start it at once
+    wait_thread.join(min(SAMPLE_AFTER_S if wait4 else 0.0, timeout_s))
     while wait_thread.is_alive():
-        peak_tree = max(peak_tree, _tree_rss(proc.pid))
+        peak_tree = max(peak_tree, _tree_rss(proc.pid, tree_cpu))
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
             timed_out = True
             _kill_group(proc.pid, signal.SIGTERM)
             wait_thread.join(KILL_GRACE_S)
-            _kill_group(proc.pid, signal.SIGKILL)
+            _kill_group(proc.pid, _SIGKILL)
             wait_thread.join()
             break
         wait_thread.join(min(SAMPLE_EVERY_S, remaining))
     wall = time.perf_counter() - start
     if timed_out:
         # Children that ignored SIGTERM and were re-parented still hold the group: end them.
-        _kill_group(proc.pid, signal.SIGKILL)
+        _kill_group(proc.pid, _SIGKILL)
     reader.join(1.0)
+    if wait4 is None:
+        proc.returncode = int(result["returncode"])  # type: ignore[call-overload]
+        cpu = sum((tree_cpu or {}).values())
+        return Outcome(proc.returncode, wall, cpu, peak_tree / 2**20, timed_out, "", list(tail))
     status = int(result.get("status", 0))  # type: ignore[call-overload]
     usage = result.get("usage")
     proc.returncode = os.waitstatus_to_exitcode(status)
     cpu = (usage.ru_utime + usage.ru_stime) if usage is not None else 0.0  # type: ignore[attr-defined]
-    max_rss_kb = usage.ru_maxrss if usage is not None else 0  # type: ignore[attr-defined]
-    peak_mb = max(max_rss_kb / 1024.0, peak_tree / 2**20)
+    max_rss = usage.ru_maxrss if usage is not None else 0  # type: ignore[attr-defined]
+    peak_mb = max(maxrss_mb(max_rss), peak_tree / 2**20)
     return Outcome(proc.returncode, wall, cpu, peak_mb, timed_out, "", list(tail))
+

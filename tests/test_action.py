@@ -106,6 +106,31 @@ def test_the_reusable_workflow_has_least_privilege_jobs() -> None:
     assert jobs["aggregate"]["permissions"] == {
         "contents": "write", "pull-requests": "write", "statuses": "write"}
     assert "needs.plan.result == 'success'" in jobs["aggregate"]["if"]
+    assert set(wf["on"]["workflow_call"]["secrets"]) == {"DTF_RUNNERS_TOKEN", "DTF_ACTION_TOKEN"}
+
+
+def test_the_reusable_workflow_runs_the_action_of_its_own_commit() -> None:
+    """Called at any ref, every job runs that ref's action, never a pinned org/dtf@v1."""
+    text = (REPO / ".github" / "workflows" / "dtf.yml").read_text()
+    assert "org/dtf@" not in text.replace("org/dtf/.github/workflows/dtf.yml@v1", "")
+    wf = load_yaml(REPO / ".github" / "workflows" / "dtf.yml")
+    for name, job in wf["jobs"].items():
+        steps = job["steps"]
+        (self_step,) = [s for s in steps if s.get("id") == "self"]
+        assert "job.workflow_sha" in self_step["env"]["DTF_REF"]
+        assert "job.workflow_repository" in self_step["env"]["DTF_REPOSITORY"]
+        (checkout,) = [s for s in steps if s.get("with", {}).get("path") == ".dtf-action"]
+        assert checkout["with"]["ref"] == "${{ steps.self.outputs.ref }}"
+        assert checkout["with"]["persist-credentials"] is False
+        (action,) = [s for s in steps if s.get("uses") == "./.dtf-action"]
+        if name == "plan":
+            assert action["with"]["wired-waves"] == 3
+        else:
+            assert action["with"]["name"] == "${{ needs.plan.outputs.name }}", name
+        first = steps[0]
+        assert first["uses"].startswith("actions/checkout@")
+        # only aggregate pushes history: no other job's checkout keeps the token
+        assert first.get("with", {}).get("persist-credentials", True) is (name == "aggregate"), name
 
 
 # --- actionlint ----------------------------------------------------------------------------
@@ -404,3 +429,158 @@ def test_the_docs_have_every_example() -> None:
     text = (REPO / "docs" / "github-actions.md").read_text(encoding="utf-8")
     for anchor in ("## Tokens", "## Fork pull requests", "## Limits"):
         assert anchor in text
+
+
+# --- dtf's environment, names, re-runs ----------------------------------------------------
+
+
+def test_the_environment_is_cached_per_job_kind(tmp_path: Path, checkout: Path) -> None:
+    gh = SimulatedRunner(tmp_path, checkout)
+    first = gh.run({"command": "plan", "suite": "dtf.yml"})
+    assert first.status == "success"
+    assert first.step("Restore dtf's environment")[0].outputs["cache-hit"] == "false"
+    assert len(gh.pip_calls) == 1 and gh.venvs_made == 1
+    assert "installed from the package index" in first.step("Install dtf")[0].log
+    assert first.outputs["install-seconds"].isdigit()
+
+    again = gh.run({"command": "plan", "suite": "dtf.yml"})  # another plan job: restored
+    assert again.status == "success"
+    assert again.step("Restore dtf's environment")[0].outputs["cache-hit"] == "true"
+    assert len(gh.pip_calls) == 1 and gh.venvs_made == 1  # no pip, no new venv
+    assert "restored from the cache" in again.step("Install dtf")[0].log
+
+    shard = json.loads(again.outputs["matrix-1"])["include"][0]["shard"]
+    run = gh.run({"command": "run", "shard": shard})  # another kind: its own environment
+    assert run.status == "success"
+    assert run.step("Restore dtf's environment")[0].outputs["cache-hit"] == "false"
+    assert len(gh.pip_calls) == 2 and gh.pip_calls[1].endswith("dtf-requirements-run.txt")
+
+    agg = gh.run({"command": "aggregate", "post": "false", "history": ""})
+    assert agg.status == "success", "\n".join(s.log for s in agg.steps)
+    req = Path(gh.pip_calls[2].split(" -r ")[1])
+    assert req.name == "dtf-requirements-aggregate.txt"
+
+
+def test_a_wheelhouse_installs_without_an_index(tmp_path: Path, checkout: Path) -> None:
+    (checkout / "wheels").mkdir()
+    gh = SimulatedRunner(tmp_path, checkout)
+    result = gh.run({"command": "plan", "suite": "dtf.yml", "wheelhouse": "wheels", "cache": "false"})
+    assert result.status == "success", "\n".join(s.log for s in result.steps)
+    assert result.step("Restore dtf's environment")[0].outcome == "skipped"
+    assert gh.pip_calls[0].endswith("--no-index --find-links wheels")
+    missing = gh.run({"command": "plan", "suite": "dtf.yml", "wheelhouse": "nowhere", "cache": "false"})
+    assert missing.status == "failure"
+    assert "wheelhouse 'nowhere' is not a folder" in missing.step("Install dtf")[0].log
+
+
+def test_the_job_python_is_not_dtfs(tmp_path: Path, checkout: Path) -> None:
+    """The suite's `python` is the runner's: dtf's venv is not on PATH, nothing in GITHUB_ENV."""
+    (checkout / "dtf.yml").write_text(SUITE.replace(
+        "python -c \"print('hello')\"",
+        "python -c \"import sys, os; assert 'dtf-venv' not in sys.executable, sys.executable; "
+        "assert 'dtf-venv' not in os.environ['PATH']\""))
+    gh = SimulatedRunner(tmp_path, checkout)
+    plan = gh.run({"command": "plan", "suite": "dtf.yml"})
+    for entry in json.loads(plan.outputs["matrix-1"])["include"]:
+        run = gh.run({"command": "run", "shard": entry["shard"]})
+        assert run.outputs["exit-code"] == "0", "\n".join(s.log for s in run.steps)
+
+
+@needs_plan_cli
+@pytest.mark.slow
+def test_two_pipelines_in_one_workflow_run_keep_apart(tmp_path: Path, checkout: Path) -> None:
+    (checkout / "bench").mkdir()
+    (checkout / "bench" / "dtf.yml").write_text(SUITE.replace("hello", "other"))
+    gh = SimulatedRunner(tmp_path, checkout)
+    reports = {}
+    for suite in ("dtf.yml", "bench/dtf.yml"):
+        plan = gh.run({"command": "plan", "suite": suite})
+        assert plan.status == "success"
+        name = plan.outputs["name"]
+        for entry in json.loads(plan.outputs["matrix-1"])["include"]:
+            assert gh.run({"command": "run", "shard": entry["shard"], "name": name}).status == "success"
+        agg = gh.run({"command": "aggregate", "post": "false", "history": "", "name": name})
+        assert agg.status == "success", "\n".join(s.log for s in agg.steps)
+        reports[name] = json.loads((gh.artifacts / f"dtf-report.{name}" / "verdicts.json").read_text())
+    assert set(reports) == {"dtf", "bench-dtf"}
+    assert reports["dtf"]["run-id"] == "4242-1-dtf" and reports["bench-dtf"]["run-id"] == "4242-1-bench-dtf"
+    tasks = {name: {u["task"] for u in r["units"]} for name, r in reports.items()}
+    assert tasks == {"dtf": {"hello", "world"}, "bench-dtf": {"other", "world"}}
+    for r in reports.values():
+        assert not r["shards"].get("rejected")
+
+
+def test_a_run_job_without_the_plans_name_says_how_to_wire_it(tmp_path: Path, checkout: Path) -> None:
+    gh = SimulatedRunner(tmp_path, checkout)
+    gh.run({"command": "plan", "suite": "dtf.yml", "name": "nightly"})
+    run = gh.run({"command": "run", "shard": "cpu-w1-1"})
+    assert run.status == "failure"
+    assert "no plan artifact dtf-plan.dtf" in run.step("Read the run id")[0].log
+    assert run.step("dtf run")[0].outcome == "skipped"
+
+
+FLAKY = """\
+version: 1
+targets:
+  cpu:
+    runs-on: [ubuntu-latest]
+defaults:
+  repeat: 1
+  timeout: 1m
+tasks:
+  - id: steady
+    run: python -c "print('fine')"
+  - id: flaky  # attempt 1: the job dies under dtf (as when a runner is lost), no shard
+    run: '[ "$GITHUB_RUN_ATTEMPT" = 2 ] || kill -9 $PPID'
+"""
+
+
+@needs_plan_cli
+@pytest.mark.slow
+def test_rerun_failed_jobs_replaces_the_failed_shard_and_keeps_the_run(
+    tmp_path: Path, checkout: Path
+) -> None:
+    """"Re-run failed jobs" re-runs the shard jobs that failed (dtf could not write the shard:
+    exit 2/3, or the job died; failing units do not fail a shard job, aggregate reports
+    them) and aggregate. The plan job is not re-run, so its plan and run id stay; the shard
+    of attempt 2 joins the shards of the jobs that passed in attempt 1."""
+    (checkout / "dtf.yml").write_text(FLAKY)
+    gh = SimulatedRunner(tmp_path, checkout)
+    plan = gh.run({"command": "plan", "suite": "dtf.yml", "args": "--max-parallel 2"})
+    shards = [e["shard"] for e in json.loads(plan.outputs["matrix-1"])["include"]]
+    failed = [s for s in shards if gh.run({"command": "run", "shard": s}).status == "failure"]
+    assert failed
+    gh.run({"command": "aggregate", "post": "false", "history": ""})
+    assert {u["task"] for u in json.loads((gh.artifacts / "dtf-report.dtf" / "verdicts.json")
+                                          .read_text())["units"] if u["status"] == "missing"} >= {"flaky"}
+
+    attempt2 = {"GITHUB_RUN_ATTEMPT": "2"}
+    for shard in failed:
+        rerun = gh.run({"command": "run", "shard": shard}, env=attempt2)
+        assert rerun.status == "success", "\n".join(s.log for s in rerun.steps)
+        assert rerun.outputs["run-id"] == "4242-1-dtf"  # the plan's run, not attempt 2's
+    second = gh.run({"command": "aggregate", "post": "false", "history": ""}, env=attempt2)
+    assert second.status == "success", "\n".join(s.log for s in second.steps)
+    verdicts = json.loads((gh.artifacts / "dtf-report.dtf" / "verdicts.json").read_text())
+    assert verdicts["run-id"] == "4242-1-dtf"
+    assert {u["task"]: u["status"] for u in verdicts["units"]} == {"steady": "passed",
+                                                                   "flaky": "passed"}
+    assert sorted(verdicts["shards"]["accepted"]) == sorted(shards)
+
+
+def test_the_readme_workflow_works_as_pasted(tmp_path: Path) -> None:
+    """README's example: valid, with the permissions the called jobs need, a secret name
+    `secrets: inherit` can fill, and triggers (a workflow without `on:` never runs)."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if "\njobs:" in b]
+    path = tmp_path / "readme.yml"
+    path.write_text(block)
+    doc = load_yaml(path)
+    assert problems(schema("github-workflow.json"), doc) == []
+    assert actionlint(path).returncode == 0
+    job = doc["jobs"]["dtf"]
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write", "statuses": "write"}
+    assert job["secrets"] == "inherit"
+    called = load_yaml(REPO / ".github" / "workflows" / "dtf.yml")["on"]["workflow_call"]
+    assert all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) for name in called["secrets"])
+    assert set(job["with"]) <= set(called["inputs"])

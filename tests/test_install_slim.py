@@ -26,6 +26,9 @@ EXTRA_MODULES = ["numpy", "scipy", "sklearn", "jinja2", "rich", "requests", "git
                  "pandas", "playwright"]
 CORE_DISTRIBUTIONS = {"pyyaml", "duckdb", "psutil"}
 
+# the suites below use POSIX shell commands (cp, true)
+pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX shell commands in the suite")
+
 _BLOCKER = textwrap.dedent("""
     import importlib.abc, sys
     BLOCKED = set(sys.argv[1].split(","))
