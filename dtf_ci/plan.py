@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from dtf_ci.ci import is_jenkins
 from dtf_ci.errors import PlanError, RequirementError, SuiteError
 from dtf_ci.estimates import Estimator, history_inputs
 from dtf_ci.inventory import Inventory
@@ -40,7 +41,7 @@ def default_run_id(env: dict[str, str] | None = None) -> str:
         return f"{env['GITHUB_RUN_ID']}-{env.get('GITHUB_RUN_ATTEMPT') or '1'}"
     if env.get("CI_PIPELINE_ID"):
         return f"gitlab-{env['CI_PIPELINE_ID']}"
-    if env.get("JENKINS_URL") and env.get("BUILD_TAG"):
+    if env.get("BUILD_TAG") and is_jenkins(env):
         return re.sub(r"[^A-Za-z0-9_.-]+", "-", env["BUILD_TAG"])
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{secrets.token_hex(3)}"

@@ -20,7 +20,9 @@ REPO = Path(__file__).resolve().parent.parent
 def _no_ci_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests run the same inside GitHub Actions as on a laptop: hide the CI's variables."""
     for name in list(os.environ):
-        if name.startswith(("GITHUB_", "GITLAB_", "CI_", "RUNNER_")) or name in ("JENKINS_URL", "CI"):
+        if name.startswith(("GITHUB_", "GITLAB_", "CI_", "RUNNER_")) or name in (
+                "JENKINS_URL", "JENKINS_HOME", "HUDSON_URL", "BUILD_ID", "BUILD_NUMBER",
+                "JOB_NAME", "CHANGE_ID", "CI"):
             monkeypatch.delenv(name, raising=False)
 
 

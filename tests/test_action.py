@@ -586,3 +586,16 @@ def test_the_readme_workflow_works_as_pasted(tmp_path: Path) -> None:
     called = load_yaml(REPO / ".github" / "workflows" / "dtf.yml")["on"]["workflow_call"]
     assert all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) for name in called["secrets"])
     assert set(job["with"]) <= set(called["inputs"])
+
+
+def test_the_release_publishes_with_trusted_publishing_only() -> None:
+    wf = load_yaml(REPO / ".github" / "workflows" / "release.yml")
+    assert wf["permissions"] == {}
+    build, publish = wf["jobs"]["build"], wf["jobs"]["publish"]
+    assert build["permissions"] == {"contents": "read"}
+    assert "python -m build" in "\n".join(s.get("run", "") for s in build["steps"])
+    assert publish["permissions"] == {"id-token": "write"}  # OIDC, nothing else
+    (pub,) = [s for s in publish["steps"] if "pypi-publish" in s.get("uses", "")]
+    assert not pub.get("with", {}).get("password")  # no stored API token
+    assert "secrets." not in (REPO / ".github" / "workflows" / "release.yml").read_text()
+    assert publish["if"] == "github.event_name == 'release'"

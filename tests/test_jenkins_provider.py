@@ -219,3 +219,38 @@ def test_the_example_jenkinsfile_commands_parse(tmp_path: Path) -> None:
     for line in lines:
         argv = shlex.split(line.replace("${shard.id}", "cpu-w1-1").replace("$DTF_SHARD", "cpu-w1-1"))[1:]
         build_parser().parse_args(argv)
+
+
+# --- detection without JENKINS_URL (a controller whose root URL is not configured) ---------
+
+
+@pytest.mark.parametrize("present", [
+    {"JENKINS_HOME": "/var/jenkins_home"},
+    {"BUILD_ID": "17", "JOB_NAME": "bench/PR-7"},
+    {"CHANGE_ID": "7", "BUILD_NUMBER": "17"},
+    {"HUDSON_URL": "http://ci:8080/"},
+])
+def test_jenkins_is_detected_without_jenkins_url(present: dict[str, str]) -> None:
+    assert detect_ci_provider(present) is CIProvider.jenkins
+
+
+@pytest.mark.parametrize("alone", [{"BUILD_ID": "17"}, {"CHANGE_ID": "7"}, {"JOB_NAME": "x"}])
+def test_one_common_name_alone_is_not_jenkins(alone: dict[str, str]) -> None:
+    assert detect_ci_provider(alone) is CIProvider.local
+
+
+def test_a_change_request_build_without_jenkins_url_is_not_appended_to_history() -> None:
+    """Without JENKINS_URL such a build was taken for a local run: on the main line, appended."""
+    env = {k: v for k, v in build_env(CHANGE_ID="7", CHANGE_BRANCH="feature",
+                                      CHANGE_TARGET="main").items() if k != "JENKINS_URL"}
+    env["JENKINS_HOME"] = "/var/jenkins_home"
+    assert detect_ci_provider(env) is CIProvider.jenkins
+    ctx = provider.context(env)
+    assert ctx.pr_number == 7 and not ctx.on_main_line
+
+
+def test_the_run_id_is_the_build_tag_without_jenkins_url() -> None:
+    from dtf_ci.plan import default_run_id
+
+    assert default_run_id({"BUILD_TAG": "jenkins-bench-PR-7-17", "BUILD_ID": "17",
+                           "JOB_NAME": "bench/PR-7"}) == "jenkins-bench-PR-7-17"

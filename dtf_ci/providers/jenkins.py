@@ -1,6 +1,7 @@
 """The Jenkins provider: run context from a pipeline's environment; no runner API; local report.
 
-Selected when ``JENKINS_URL`` is set. Jenkins has no single "where do I report" answer: the
+Selected inside a Jenkins build (``dtf_ci.ci.is_jenkins``: ``JENKINS_URL``, ``JENKINS_HOME``,
+``BUILD_ID`` with ``JOB_NAME``, or ``CHANGE_ID`` with ``BUILD_NUMBER``). Jenkins has no single "where do I report" answer: the
 source may live on GitHub, GitLab, Bitbucket or a plain git server, and each has its own
 plugin. So dtf does the part that is the same everywhere (the context, the report folder)
 and leaves posting to the team, with one exception that needs no plugin: a build of a
