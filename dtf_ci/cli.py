@@ -167,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(args)
     except FatalError as exc:
         print(log.guard(f"dtf {args.command}: {exc}"), file=sys.stderr)
+        _post_failure(args, exc)
         return exc.return_code
     except KeyboardInterrupt:
         print("dtf: interrupted", file=sys.stderr)
@@ -189,6 +190,19 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"(pip install 'dtf-ci[{extra}]', or '.[{extra}]' from a checkout)",
               file=sys.stderr)
         return 2
+
+
+def _post_failure(args: argparse.Namespace, exc: Exception) -> None:
+    """A failed plan, or an aggregate --post that failed before its report, still posts the
+    ``dtf`` status where a token allows (a required check must never just not arrive)."""
+    from dtf_ci.errors import FatalError, PolicyFailure
+
+    if not isinstance(exc, FatalError) or isinstance(exc, PolicyFailure):
+        return
+    if args.command == "plan" or (args.command == "aggregate" and getattr(args, "post", False)):
+        from dtf_ci.failure_status import publish_failure
+
+        publish_failure(args.command, exc)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

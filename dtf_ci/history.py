@@ -6,9 +6,11 @@ match requirements against. It is deliberately a plain folder layout that anyone
 with DuckDB (``SELECT * FROM 'HISTORY/runs/*/samples.parquet'``), so that nothing about it
 is private to dtf.
 
-A run is written into ``runs/.tmp-RUNID/``, its ``run.json`` last, then renamed into place:
-a crash leaves a ``.tmp-`` folder or a folder without ``run.json``, and readers skip both
-with one warning. Two stores share this layout: a local folder (:class:`LocalStore`) and a
+A run is written into a private ``runs/.tmp-RUNID+PID.RANDOM/``, its ``run.json`` last, then
+renamed into place, all under a lock for that run id (``.locks/RUNID.lock``, released by the
+kernel even after kill -9): two writers of one run id never share a folder, the second is
+refused once the first landed, and a crash leaves only a ``.tmp-`` folder, which readers skip
+with one warning and the next append of that run id removes. Two stores share this layout: a local folder (:class:`LocalStore`) and a
 git branch (:class:`dtf_ci.history_git.GitBranchStore`), chosen by :func:`open_history`.
 """
 
@@ -19,7 +21,9 @@ import gc
 import json
 import os
 import re
+import secrets
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -33,6 +37,8 @@ RUN_SCHEMA = "dtf.history-run/1"
 TABLES = ("samples", "units", "hosts")
 TMP_PREFIX = ".tmp-"
 DURATIONS_KEPT = 20
+#: How long an append waits for another writer of the same run id before giving up.
+LOCK_WAIT_S = 300.0
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
@@ -130,7 +136,12 @@ class LocalStore:
         return [run.path / f"{table}.parquet" for run in self.runs()]
 
     def append(self, run_meta: dict[str, Any], source_db: Path) -> RunInfo:
-        """Export one run's tables to Parquet and rename its folder into place, atomically."""
+        """Export one run's tables to Parquet and rename its folder into place, atomically.
+
+        Atomic per run id: the whole append holds that run id's lock, so a second aggregate of
+        the same run waits, then finds the run in place and is refused; it never writes into
+        the first one's folder.
+        """
         run_id = _check_meta(run_meta)
         runs_dir = self._root / "runs"
         final = runs_dir / run_id
@@ -138,11 +149,21 @@ class LocalStore:
             raise HistoryError(f"history {self.label!r}: run {run_id} is already there ({final}); "
                                "a run is appended once")
         runs_dir.mkdir(parents=True, exist_ok=True)
-        tmp = runs_dir / f"{TMP_PREFIX}{run_id}"
-        if tmp.exists():
-            warning(f"history {self.label!r}: removing {tmp}, a half-written copy of run {run_id} "
-                    "left by an earlier attempt")
-            shutil.rmtree(tmp)
+        with run_lock(self._root / ".locks" / f"{run_id}.lock", f"history {self.label!r}: run {run_id}"):
+            return self._append_locked(run_id, run_meta, Path(source_db), runs_dir, final)
+
+    def _append_locked(self, run_id: str, run_meta: dict[str, Any], source_db: Path,
+                       runs_dir: Path, final: Path) -> RunInfo:
+        if final.exists():
+            raise HistoryError(f"history {self.label!r}: run {run_id} is already there ({final}), "
+                               "appended by another writer meanwhile; a run is appended once")
+        # Holding the lock, no live writer of this run id exists: its leftovers are stale.
+        for stale in [runs_dir / f"{TMP_PREFIX}{run_id}", *runs_dir.glob(f"{TMP_PREFIX}{run_id}+*")]:
+            if stale.exists():
+                warning(f"history {self.label!r}: removing {stale}, a half-written copy of run "
+                        f"{run_id} left by an earlier attempt")
+                shutil.rmtree(stale, ignore_errors=True)
+        tmp = runs_dir / f"{TMP_PREFIX}{run_id}+{os.getpid()}.{secrets.token_hex(4)}"
         tmp.mkdir()
         try:
             rows = export_tables(Path(source_db), tmp, run_id)
@@ -169,6 +190,61 @@ class LocalStore:
         if info is None:  # pragma: no cover - we just wrote it
             raise HistoryError(f"history {self.label!r}: run {run_id} reads back wrong: {problem}")
         return info
+
+
+@contextlib.contextmanager
+def run_lock(path: Path, what: str, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if absent) for one run id's append.
+
+    An OS lock (flock, or msvcrt on Windows), not a marker file: the kernel drops it when its
+    holder dies, even by kill -9, so a crash never leaves a run id locked for good. The file
+    itself stays (removing it would race with a waiter that opened it).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait_s
+        while not _try_lock(fd):
+            if time.monotonic() > deadline:
+                raise HistoryError(f"{what}: another dtf has been appending it for over "
+                                   f"{wait_s:.0f} s (lock {path}); a run is appended once")
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            _unlock(fd)
+    finally:
+        os.close(fd)
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+        except OSError:
+            return False
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _unlock(fd: int) -> None:
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
+        return
+    fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def export_tables(source_db: Path, folder: Path, run_id: str) -> dict[str, int]:

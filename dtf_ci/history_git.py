@@ -184,6 +184,7 @@ class GitBranchStore:
         """Make the worktree the remote branch's tip (empty when there is none); return the tip."""
         tip = self._remote_tip()
         self._ensure_worktree()
+        self._clear_stale_state()
         if tip:
             head = self._git(["rev-parse", "HEAD"], check=False).stdout.strip()
             if head != tip:
@@ -194,6 +195,23 @@ class GitBranchStore:
         self._git(["clean", "-ffdxq"])
         self._synced = True
         return tip
+
+    def _clear_stale_state(self) -> None:
+        """Remove what a killed dtf left in the private worktree's git folder.
+
+        Only ever called under :meth:`_locked`, so no live git works in this worktree: an
+        ``index.lock`` or ``HEAD.lock`` from a kill -9 mid-``git add`` / ``update-ref``, or a
+        half-done rebase, would otherwise make every later append fail.
+        """
+        found = self._git(["rev-parse", "--absolute-git-dir"], check=False)
+        if found.returncode != 0 or not found.stdout.strip():
+            return
+        git_dir = Path(found.stdout.strip())
+        for name in ("index.lock", "HEAD.lock"):
+            (git_dir / name).unlink(missing_ok=True)
+        for name in ("rebase-merge", "rebase-apply"):
+            if (git_dir / name).exists():
+                shutil.rmtree(git_dir / name, ignore_errors=True)
 
     def _remote_tip(self) -> str:
         """The branch's commit on the remote, '' when it has no such branch; raises if unreachable."""
@@ -224,7 +242,8 @@ class GitBranchStore:
         empty = self._git(["mktree"], cwd=self.repo_dir).stdout.strip()  # sha1 or sha256 repos
         start = self._git(["commit-tree", empty, "-m", "dtf history worktree"],
                           cwd=self.repo_dir, identity=True).stdout.strip()
-        self._git(["worktree", "add", "--force", "--detach", "--quiet", str(wt), start],
+        # --force twice: a worktree whose creation was killed stays registered and "locked".
+        self._git(["worktree", "add", "--force", "--force", "--detach", "--quiet", str(wt), start],
                   cwd=self.repo_dir)
 
     def _exists(self, rev: str) -> bool:

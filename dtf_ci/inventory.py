@@ -238,6 +238,35 @@ def _fallback(suite: Suite, note: str, source: str) -> Inventory:
     return inv
 
 
+def check_servable_in_ci(inventory: Inventory, runners: str | None,
+                         env: dict[str, str] | None = None) -> None:
+    """In CI, refuse a plan whose targets no runner can serve: this machine's probe labels.
+
+    ``--runners local`` (or no ``--runners`` and a suite without targets) describes the plan
+    job's own machine by probed labels (``cpu``, ``mem-24g``); written as ``runs-on`` they
+    match no registered runner, and the jobs wait until the CI gives up (24 h on GitHub).
+    ``dtf local`` runs on this machine without ``runs-on`` and is not affected.
+    """
+    from dtf_ci.ci import CIProvider, detect_ci_provider
+    from dtf_ci.errors import PlanError
+
+    ci = detect_ci_provider(env)
+    if ci is CIProvider.local or inventory.source != "local":
+        return
+    labels = sorted({lab for info in inventory.targets.values() for lab in info.spec.runs_on})
+    how = ("--runners local" if runners == "local"
+           else "no --runners and a suite without targets (so this machine was probed)")
+    word = {"github": "runs-on", "gitlab": "tags", "jenkins": "agent labels"}.get(ci.value, "runs-on")
+    raise PlanError(
+        f"{how} inside {ci.value} CI: the plan would send its jobs to this machine's probe "
+        f"labels ({', '.join(labels) or 'none'}) as {word}, which no runner serves, so they would "
+        "wait until the CI gives up (24 h on GitHub). Fix: plan with --runners "
+        f"{'github' if ci.value == 'github' else ci.value} (and a token that may list the "
+        "runners), a runners FILE, or name targets with their runs-on in the suite "
+        "(targets: {cpu: {runs-on: [ubuntu-latest]}}); to run everything on this machine, "
+        "use `dtf local`.")
+
+
 def build_inventory(suite: Suite, runners: str | None, *, org: str | None = None,
                     workers: int | None = None) -> Inventory:
     """Dispatch on ``--runners``: local, github, gitlab, a FILE, or none (suite, else local)."""

@@ -61,12 +61,13 @@ def warn_unschedulable(plan: dict[str, Any]) -> None:
 def run_plan_command(args: argparse.Namespace) -> int:
     """Load, plan, write plan.json, print one matrix line per wave; 0 unless the input is bad."""
     from dtf_ci.estimates import load_durations
-    from dtf_ci.inventory import build_inventory
+    from dtf_ci.inventory import build_inventory, check_servable_in_ci
     from dtf_ci.plan import make_plan, write_plan
     from dtf_ci.suite import load_suite
 
     suite = load_suite(args.suite)
     inventory = build_inventory(suite, getattr(args, "runners", None), org=getattr(args, "org", None))
+    check_servable_in_ci(inventory, getattr(args, "runners", None))
     durations = load_durations(args.durations) if getattr(args, "durations", None) else None
     changed = _read_changed_files(args.changed_files) if getattr(args, "changed_files", None) else None
     plan = make_plan(suite, inventory, history=getattr(args, "history", None), durations=durations,
