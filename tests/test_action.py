@@ -94,7 +94,8 @@ def test_the_reusable_workflow_has_least_privilege_jobs() -> None:
     wf = load_yaml(REPO / ".github" / "workflows" / "dtf.yml")
     assert "workflow_call" in wf["on"] and wf["permissions"] == {}
     jobs = wf["jobs"]
-    assert jobs["plan"]["permissions"] == {"contents": "read"}
+    # statuses: write only so a failed plan posts the dtf status (issue 9 item 18)
+    assert jobs["plan"]["permissions"] == {"contents": "read", "statuses": "write"}
     for n in (1, 2, 3):
         job = jobs[f"run-{n}"]
         assert job["permissions"] == {"contents": "read"}

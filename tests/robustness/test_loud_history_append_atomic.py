@@ -9,6 +9,7 @@ and that the next append of the same run repairs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -72,10 +73,8 @@ class Zygote:
 
 
 def _kill(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # it finished first
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass  # it finished first
 
 
 def _check_whole(folder: Path, value: float | None = None) -> dict:
