@@ -351,8 +351,11 @@ def write_plan(plan: dict[str, Any], path: str | Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=str(target.parent))
     try:
+        # One compact line from the C encoder: json.dump(indent=...) takes the pure-Python
+        # path, seconds for a 20,000-task plan. Read it with `python -m json.tool plan.json`.
+        text = json.dumps(plan, separators=(",", ":"))
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(plan, fh, indent=1)
+            fh.write(text)
             fh.write("\n")
         os.replace(tmp, target)
     except BaseException:

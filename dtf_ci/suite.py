@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import yaml
 from dtf_ci.errors import RequirementError, SuiteError
 from dtf_ci.model import Defaults, Suite, TargetSpec, Task
 from dtf_ci.units import parse_duration, parse_threshold
+from dtf_ci.yaml_load import LineMap, load_yaml
 
 TOP_KEYS = ("version", "targets", "defaults", "tasks")
 TARGET_KEYS = ("runs-on", "facts", "autoscaled", "max-runners")
@@ -30,30 +32,7 @@ TASK_KEYS = (
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-class _Map(dict):  # type: ignore[type-arg]
-    """A YAML mapping that remembers the line of each key, for error messages."""
-
-    line: int = 0
-    key_lines: dict[str, int]
-
-
-class _LineLoader(yaml.SafeLoader):
-    pass
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Map:
-    loader.flatten_mapping(node)
-    result = _Map()
-    result.line = node.start_mark.line + 1
-    result.key_lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.key_lines[str(key)] = key_node.start_mark.line + 1
-    return result
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Map = LineMap  # a mapping that remembers its line and each key's line (see yaml_load)
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -121,7 +100,7 @@ def load_suite(path: str | Path) -> Suite:
     except OSError as exc:
         raise SuiteError([f"{path_text}: cannot read: {exc.strerror}"]) from None
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path_text}:{mark.line + 1}:{mark.column + 1}" if mark else path_text
@@ -303,15 +282,24 @@ def _once_without_format(entry: dict[Any, Any], fmt: Any, common: Defaults) -> D
 
 
 def _check_requirements(requires: tuple[str, ...], place: str, problems: _Problems, line: int | None) -> None:
+    for i, text in enumerate(requires):
+        error = _requirement_error(text)
+        if error:
+            problems.add(f"{place}[{i}]", error, line)
+
+
+@functools.lru_cache(maxsize=4096)
+def _requirement_error(text: str) -> str | None:
+    """Why a requirement does not parse, or None; cached: 20,000 tasks share a few dozen texts."""
     try:
         from dtf_ci.requirements import parse_requirement
     except ImportError:
-        return
-    for i, text in enumerate(requires):
-        try:
-            parse_requirement(text)
-        except RequirementError as exc:
-            problems.add(f"{place}[{i}]", str(exc), line)
+        return None
+    try:
+        parse_requirement(text)
+    except RequirementError as exc:
+        return str(exc)
+    return None
 
 
 def _check_graph(suite: Suite, raw_tasks: list[Any], problems: _Problems) -> None:
