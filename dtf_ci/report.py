@@ -130,6 +130,17 @@ def _fit(
     return cut + tail if measure(cut + tail) <= limit else cut
 
 
+def dashboard_url(run_url: str | None) -> str | None:
+    """Where the full dashboard is: ``DTF_DASHBOARD_URL`` (a GitHub Pages site), else the run page.
+
+    Only http(s) addresses are linked: the value ends up in a comment that others read.
+    """
+    url = os.environ.get("DTF_DASHBOARD_URL", "").strip() or (run_url or "")
+    if not re.match(r"^https?://[^\s()<>\[\]]+$", url):
+        return None
+    return url
+
+
 def _bytes(text: str) -> int:
     return len(text.encode("utf-8"))
 
@@ -149,8 +160,11 @@ def _markdown(
         hint = _DASHBOARD_HINT + (f" of [this run]({run_url})" if run_url else "")
         tmpl = _environment().get_template(template)
 
+        dash_url = dashboard_url(run_url)
+        dash_link = f" ([open it]({dash_url}))" if dash_url else ""
+
         def render(opts: dict[str, Any]) -> str:
-            return tmpl.render(v=view, marker=COMMENT_MARKER, hint=hint, **opts)
+            return tmpl.render(v=view, marker=COMMENT_MARKER, hint=hint, dash_link=dash_link, **opts)
 
         series = verdicts.get("series") if isinstance(verdicts, dict) else None
         render.__dict__["rows"] = len(series) if isinstance(series, list) else 0

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from dtf_ci.report import (
     COMMENT_MARKER,
+    GITHUB_COMMENT_LIMIT,
     render_comment,
     render_summary,
     text_width,
@@ -434,3 +435,38 @@ def test_drift_findings_read_as_sentences() -> None:
         == "machine problem on host 9f1c: slow disk"
     )
     assert drift_line("host x is slow") == "host x is slow"
+
+
+def test_monorepo_comment_20000_series_500_regressions_fits_worst_first(monkeypatch) -> None:
+    """Issue 13: 20,000 series, 500 regressions with long names; GitHub's 65,536 limit holds,
+    the worst regressions come first, the rest are counted and linked to the dashboard."""
+    monkeypatch.setenv("DTF_DASHBOARD_URL", "https://example.github.io/repo/dtf/")
+    targets = ["cpu", "a100", "h100", "mac"]
+    rows = [
+        series(task=f"g{i % 40:02d}.a_long_benchmark_name_from_a_monorepo/{i:05d}/threads:8",
+               metric="real_time", target=targets[i % 4], verdict="regression",
+               ratio=1.05 + ((i * 7919) % 500) / 500, p_value=1e-4)
+        for i in range(500)
+    ]
+    rows += [series(task=f"g{i % 40:02d}.steady{i:05d}", metric="real_time", target=targets[i % 4])
+             for i in range(19_500)]
+    text = render_comment(verdicts(rows), max_chars=GITHUB_COMMENT_LIMIT)
+    assert len(text) <= GITHUB_COMMENT_LIMIT
+    shown = [float(m) for m in re.findall(r"\| 🔴 \|.*?\*\*\+([\d.]+)%\*\*", text)]
+    assert len(shown) > 100 and shown == sorted(shown, reverse=True)
+    assert shown[0] > 100  # the worst (+104%) regression is the first row
+    match = re.search(r"… (\d+) more rows not shown; see the dashboard "
+                      r"\(\[open it\]\(https://example\.github\.io/repo/dtf/\)\): (\d+) regressions\.", text)
+    assert match and int(match.group(1)) == int(match.group(2)) == 500 - len(shown)
+    assert "19500 unchanged series are not listed here; see the dashboard ([open it](https://example" in text
+
+
+def test_dashboard_link_is_only_an_http_address(monkeypatch) -> None:
+    from dtf_ci.report import dashboard_url
+
+    monkeypatch.setenv("DTF_DASHBOARD_URL", "javascript:alert(1)")
+    assert dashboard_url("https://ci.example/run/1") is None
+    monkeypatch.setenv("DTF_DASHBOARD_URL", "https://x.example/a) [evil](https://y")
+    assert dashboard_url(None) is None
+    monkeypatch.delenv("DTF_DASHBOARD_URL")
+    assert dashboard_url("https://ci.example/run/1") == "https://ci.example/run/1"
