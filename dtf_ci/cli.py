@@ -151,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     from dtf_ci.history_changes import add_parser as add_changes_parser
 
     add_changes_parser(history_sub, EPILOG)
+
+    from dtf_ci.parse_cli import add_parse_parser
+
+    add_parse_parser(sub, EPILOG)
     return parser
 
 
@@ -238,4 +242,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from dtf_ci.errors import UsageError
 
         raise UsageError("name a subcommand (changes); see `dtf history --help`")
+    if args.command == "parse":
+        from dtf_ci.parse_cli import run_parse_command
+
+        return run_parse_command(args)
     raise AssertionError(args.command)

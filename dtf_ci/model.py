@@ -102,9 +102,13 @@ class ParseResult:
     """What a format parser found in a results file.
 
     ``failures`` names test cases that failed (junit): the unit is then ``failed`` with
-    error category ``test`` even when the command exited 0.
+    error category ``test`` even when the command exited 0. Several measurements with one
+    metric name are several samples of that series (raw rounds, ``go test -count``).
+    ``notes`` are things a person should know about the file (a duplicate name kept apart,
+    a value the tool wrote that dtf replaced), shown by ``dtf parse``.
     """
 
     measurements: list[Measurement] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     tests: int = 0
+    notes: list[str] = field(default_factory=list)

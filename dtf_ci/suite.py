@@ -214,11 +214,21 @@ def _known_formats() -> list[str]:
     return list(known_formats())
 
 
+def _accepted_formats() -> list[str]:
+    """dtf's format names plus the aliases (github-action-benchmark, Bencher) and `auto`."""
+    try:
+        from dtf_ci.formats import accepted_names
+    except ImportError:
+        return []
+    return accepted_names()
+
+
 def _parse_tasks(raw: Any, defaults: Defaults, problems: _Problems, line: int | None) -> dict[str, Task]:
     if not isinstance(raw, list) or not raw:
         problems.add("tasks", "expected a non-empty list of tasks, each with at least id and run", line)
         return {}
     formats = _known_formats()
+    accepted = _accepted_formats()
     tasks: dict[str, Task] = {}
     for index, entry in enumerate(raw):
         place = f"tasks[{index}]"
@@ -238,7 +248,7 @@ def _parse_tasks(raw: Any, defaults: Defaults, problems: _Problems, line: int | 
             problems.add(f"{place}.run", "required: the shell command to run", _line(entry, "run") or _line(entry))
             run = ""
         fmt = entry.get("format")
-        if fmt is not None and formats and fmt not in formats:
+        if fmt is not None and formats and fmt not in accepted:
             problems.add(f"{place}.format", f"unknown format {fmt!r}{did_you_mean(str(fmt), formats)} (known: {', '.join(formats)})", _line(entry, "format"))
         if fmt is not None and "{results}" not in run:
             problems.add(f"{place}.run", f"format {fmt!r} reads a results file: put {{results}} in the command where the tool writes it", _line(entry, "run"))

@@ -15,6 +15,10 @@ from typing import Any
 
 from dtf_ci.errors import ResultsFormatError
 
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+"""JSON and XML results are read whole (they cannot be streamed line by line), so their size
+is bounded: a 100 MB document would take gigabytes as Python objects. Text formats stream."""
+
 RESULTS_HINT = (
     "the task's `run` command must write it (put `{results}` in the command where the tool "
     "takes its output path; dtf replaces it with this file's path)"
@@ -47,6 +51,15 @@ def describe(value: Any) -> str:
 def read_bytes(path: Path, hint: str) -> bytes:
     """Read the whole file, turning every OS-level problem into a user-facing error."""
     try:
+        size = path.stat().st_size
+        if size > MAX_DOCUMENT_BYTES and path.is_file():
+            raise fail(
+                path,
+                "",
+                f"is {size / 1e6:.1f} MB; dtf reads JSON and XML results up to "
+                f"{MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB (a document is read whole, so its size "
+                f"is bounded); write fewer raw samples or split the benchmarks over tasks; {hint}",
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         raise fail(path, "", f"no such file: {RESULTS_HINT}; {hint}") from None

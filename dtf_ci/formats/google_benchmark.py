@@ -77,6 +77,40 @@ def _metric(path: Path, place: str, row: dict[str, Any]) -> str:
     return expect_name(path, f"{place}.name", row.get("name")).removesuffix("_median")
 
 
+def parse_gab(path: Path) -> ParseResult:
+    """github-action-benchmark's ``googlecpp`` view: every row under its own name.
+
+    Values stay in the row's ``time_unit`` with unit ``{time_unit}/iter``; aggregate rows
+    (``BM_x_mean``, ``BM_x_median``...) are series of their own, as that action shows them,
+    and repetition rows of one name are samples of one series.
+    """
+    from dtf_ci.formats._text import Collector
+
+    path = Path(path)
+    shape = "a JSON object with a `benchmarks` list"
+    doc: dict[str, Any] = expect_top(path, load_json(path, HINT), dict, shape, HINT)
+    if "benchmarks" not in doc:
+        raise fail(path, "benchmarks", f"missing; {HINT}")
+    rows = expect_list(path, "benchmarks", doc["benchmarks"], "one entry per benchmark run")
+    out = Collector(path)
+    for i, raw in enumerate(rows):
+        place = f"benchmarks[{i}]"
+        row = expect_object(path, place, raw, "one benchmark run")
+        name = expect_name(path, f"{place}.name", row.get("name"))
+        if row.get("error_occurred") is True:
+            out.result.failures.append(name)
+            out.result.tests += 1
+            continue
+        value = number(path, f"{place}.real_time", row.get("real_time"), what="a time",
+                       non_negative=True)
+        unit = row.get("time_unit")
+        if not isinstance(unit, str) or unit not in TIME_UNITS:
+            raise fail(path, f"{place}.time_unit",
+                       f"expected one of {', '.join(TIME_UNITS)}, found {describe(unit)}")
+        out.add(name, value, f"{unit}/iter", "lower", place, same_series=True)
+    return out.finish("googlecpp", '{"benchmarks": [{"name": ..., "real_time": ...}]}', HINT)
+
+
 def parse(path: Path) -> ParseResult:
     """Read Google Benchmark JSON: per benchmark, the median of its repetition rows.
 

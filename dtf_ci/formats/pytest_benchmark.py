@@ -1,7 +1,11 @@
-"""pytest-benchmark's ``--benchmark-json`` file: one sample per benchmark, its median time.
+"""pytest-benchmark's ``--benchmark-json`` file: the raw rounds, or the median time.
 
-The median (not the mean) is taken because pytest-benchmark's rounds often have a long tail
-(GC pauses, a cold cache), and dtf's own repetitions already give the spread.
+When the file holds each round's time (``stats.data``, written with
+``--benchmark-save-data``), every round is a sample, so dtf compares distributions. Without
+them the median (not the mean) is the one sample, because pytest-benchmark's rounds often
+have a long tail (GC pauses, a cold cache). Under github-action-benchmark's name
+(``pytest``) the value is what that action shows: ``stats.ops`` in ``iter/sec``, higher
+is better.
 """
 
 from __future__ import annotations
@@ -29,8 +33,16 @@ HINT = "the pytest-benchmark format reads the JSON written by `pytest --benchmar
 
 
 def parse(path: Path) -> ParseResult:
-    """Read one pytest-benchmark JSON file into one measurement per benchmark."""
-    path = Path(path)
+    """Read one pytest-benchmark JSON file: raw rounds when saved, else the median."""
+    return _parse(Path(path), gab=False)
+
+
+def parse_gab(path: Path) -> ParseResult:
+    """github-action-benchmark's view: ``stats.ops`` (iter/sec) per benchmark ``fullname``."""
+    return _parse(Path(path), gab=True)
+
+
+def _parse(path: Path, *, gab: bool) -> ParseResult:
     shape = "a JSON object with a `benchmarks` list"
     doc: dict[str, Any] = expect_top(path, load_json(path, HINT), dict, shape, HINT)
     if "benchmarks" not in doc:
@@ -49,6 +61,19 @@ def parse(path: Path) -> ParseResult:
         if "stats" not in bench:
             raise fail(path, f"{place}.stats", f"missing; {HINT}")
         stats = expect_object(path, f"{place}.stats", bench["stats"], "the benchmark's statistics")
+        if gab:
+            ops = number(path, f"{place}.stats.ops", stats.get("ops"),
+                         what="a number of iterations per second", non_negative=True)
+            result.measurements.append(Measurement(names.add(metric), ops, "iter/sec", "higher"))
+            continue
+        data = stats.get("data")
+        if isinstance(data, list) and data:
+            metric = names.add(metric)
+            for k, raw_value in enumerate(data):
+                value = number(path, f"{place}.stats.data[{k}]", raw_value,
+                               what="a number of seconds", non_negative=True)
+                result.measurements.append(Measurement(metric, value, "s", "lower"))
+            continue
         if "median" not in stats:
             raise fail(
                 path,
