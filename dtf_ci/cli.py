@@ -144,13 +144,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--durations", metavar="FILE", help="as for `dtf plan`")
     p.add_argument("--no-progress", action="store_true", help="no live progress display")
 
-    p = sub.add_parser("history", help="read the history store: list change points",
-                       description="Commands that read the history store.", epilog=EPILOG,
+    p = sub.add_parser("history", help="the history store: list change points, import past results",
+                       description="Commands on the history store: `changes` lists change "
+                                   "points; `import` brings in github-action-benchmark's or "
+                                   "asv's past results.", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     history_sub = p.add_subparsers(dest="history_command", metavar="SUBCOMMAND")
     from dtf_ci.history_changes import add_parser as add_changes_parser
 
     add_changes_parser(history_sub, EPILOG)
+    from dtf_ci.history_import import add_import_parser
+
+    add_import_parser(history_sub, EPILOG)
 
     from dtf_ci.parse_cli import add_parse_parser
 
@@ -239,9 +244,13 @@ def _dispatch(args: argparse.Namespace) -> int:
             from dtf_ci.history_changes import run_history_changes_command
 
             return run_history_changes_command(args)
+        if args.history_command == "import":
+            from dtf_ci.history_import import run_history_import_command
+
+            return run_history_import_command(args)
         from dtf_ci.errors import UsageError
 
-        raise UsageError("name a subcommand (changes); see `dtf history --help`")
+        raise UsageError("name a subcommand (changes, import); see `dtf history --help`")
     if args.command == "parse":
         from dtf_ci.parse_cli import run_parse_command
 

@@ -67,10 +67,10 @@ def _text(path: str, doc: dict[str, Any]) -> str:
 
 
 def run_parse_command(args: argparse.Namespace) -> int:
-    from dtf_ci.formats import resolve
+    from dtf_ci.formats import parse_with, resolve
 
     name, fmt = resolve(args.format, Path(args.file))
-    result = fmt.parse(Path(args.file))
+    result = parse_with(fmt, Path(args.file))
     doc = summarize(name, result)
     if args.json:
         json.dump(doc, sys.stdout, indent=2)

@@ -179,6 +179,10 @@ class UniqueNames:
         self._count: dict[str, int] = {}
 
     def add(self, name: str) -> str:
+        if name not in self._count and name not in self._used:  # the common case, fast
+            self._count[name] = 1
+            self._used.add(name)
+            return name
         n = self._count.get(name, 0) + 1
         candidate = name if n == 1 else f"{name}#{n}"
         while candidate in self._used:

@@ -7,6 +7,7 @@ measurements one file may give. Every problem is a ``ResultsFormatError`` naming
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,20 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 TIME_UNITS: dict[str, float] = {
     "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0,
 }
+
+
+def scan_prefixed(path: Path, prefix: bytes) -> list[str]:
+    """The rest of every line that starts with ``prefix``, read as raw bytes (a cheap first
+    pass; unreadable files give nothing here and their error in the main pass)."""
+    found: list[str] = []
+    try:
+        with open(path, "rb") as fh:
+            while raw := fh.readline(MAX_LINE_BYTES + 1):
+                if raw.startswith(prefix):
+                    found.append(raw[len(prefix):].decode("utf-8", errors="replace").strip())
+    except OSError:
+        return []
+    return found
 
 
 def iter_lines(path: Path, hint: str) -> Iterator[tuple[int, str]]:
@@ -70,8 +85,15 @@ def iter_lines(path: Path, hint: str) -> Iterator[tuple[int, str]]:
 
 def text_number(path: Path, place: str, token: str, what: str = "a number") -> float:
     """A number as consoles print it: ``18,149``, ``1.5e3``; NaN and infinity are refused."""
-    return number(path, place, token.replace(",", "").replace("_", ""), what=what,
-                  allow_string=True)
+    if "," in token:
+        token = token.replace(",", "")
+    try:
+        value = float(token)
+    except ValueError:
+        value = math.nan
+    if value - value == 0:  # finite: the common case, without the general checks' cost
+        return value
+    return number(path, place, token, what=what, allow_string=True)  # raises the clear error
 
 
 def seconds(path: Path, place: str, value: str, unit: str) -> float:
@@ -99,25 +121,35 @@ class Collector:
 
     def add(self, name: str, value: float, unit: str, direction: Direction, place: str, *,
             same_series: bool = False, count_test: bool = True) -> str:
-        if len(self.result.measurements) >= MAX_MEASUREMENTS:
+        measurements = self.result.measurements
+        if len(measurements) >= MAX_MEASUREMENTS:
             raise fail(self.path, place, f"more than {MAX_MEASUREMENTS:,} measurements in one "
                        "file; split the benchmarks over several tasks")
-        key = (name, unit)
-        if same_series and key in self._series:
-            metric = self._series[key]
-        else:
-            metric = self._names.add(name)
-            if metric != name:
+        metric = self._series.get((name, unit)) if same_series else None
+        if metric is None:
+            if name in self._first:  # taken: the rare path, with its note
+                metric = self._names.add(name)
                 self.result.notes.append(
-                    f"{name!r} appears again at {place} (first at {self._first.get(name, 'an earlier place')}): "
+                    f"{name!r} appears again at {place} (first at {self._first[name]}): "
                     f"kept apart as {metric!r}")
             else:
+                metric = self._names.add(name)
                 self._first[name] = place
-            self._series[key] = metric
+            if same_series:
+                self._series[(name, unit)] = metric
             if count_test:
                 self.result.tests += 1
-        self.result.measurements.append(Measurement(metric, value, unit, direction))
+        measurements.append(Measurement(metric, value, unit, direction))
         return metric
+
+    def sample(self, metric: str, value: float, unit: str, direction: Direction, place: str | int) -> None:
+        """Another sample of a series ``add`` already returned: the hot path of large files."""
+        measurements = self.result.measurements
+        if len(measurements) >= MAX_MEASUREMENTS:
+            where = f"line {place}" if isinstance(place, int) else place
+            raise fail(self.path, where, f"more than {MAX_MEASUREMENTS:,} measurements in one "
+                       "file; split the benchmarks over several tasks")
+        measurements.append(Measurement(metric, value, unit, direction))
 
     def finish(self, fmt: str, example: str, hint: str) -> ParseResult:
         """The result, or a clear error when the file held no benchmark at all."""

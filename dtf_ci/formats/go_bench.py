@@ -12,11 +12,12 @@ gives N samples of one series. ``--- FAIL: BenchmarkX`` is a failed test.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
 from dtf_ci.formats._common import fail
-from dtf_ci.formats._text import Collector, iter_lines, text_number
+from dtf_ci.formats._text import Collector, iter_lines, scan_prefixed, text_number
 from dtf_ci.model import Direction, ParseResult
 
 NAME = "go-bench"
@@ -30,6 +31,7 @@ _FAIL = re.compile(r"^\s*--- FAIL: (?P<name>Benchmark\S*)")
 _HIGHER = ("MB/s", "ops/s", "ops/sec")
 
 
+@functools.lru_cache(maxsize=1024)
 def direction_of(unit: str) -> Direction:
     """Throughput units are better when higher; times, bytes and allocations when lower."""
     return "higher" if unit in _HIGHER or unit.endswith("/s") or unit.endswith("/sec") else "lower"
@@ -46,12 +48,11 @@ def _has_package(name: str, pkg: str) -> bool:
 
 def parse(path: Path) -> ParseResult:
     path = Path(path)
-    # The package suffix depends on whether the whole file holds more than one package, so
-    # the file is streamed twice (first only for `pkg:` lines) rather than held in memory.
-    packages = {m["pkg"] for _, line in iter_lines(path, HINT)
-                if line.startswith("pkg:") and (m := _PKG.match(line))}
-    several = len(packages) > 1
+    # The package suffix depends on whether the whole file holds more than one package, so a
+    # cheap first pass collects the `pkg:` lines rather than holding the file in memory.
+    several = len({p.split()[0] for p in scan_prefixed(path, b"pkg:") if p}) > 1
     out = Collector(path)
+    known: dict[tuple[str, str, str], str] = {}  # (name, package, unit) -> series
     pkg = ""
     for n, line in iter_lines(path, HINT):
         if not line.startswith("Benchmark"):
@@ -64,18 +65,24 @@ def parse(path: Path) -> ParseResult:
         m = _LINE.match(line)
         if m is None:
             continue
-        place = f"line {n}"
         fields = m["rest"].split()
         if len(fields) % 2:
-            raise fail(path, place, f"expected VALUE UNIT pairs after the iteration count, "
+            raise fail(path, f"line {n}", f"expected VALUE UNIT pairs after the iteration count, "
                        f"found {len(fields)} fields ({m['rest'][:60]!r})")
         name = m["name"]
-        if several and pkg and not _has_package(name, pkg):
-            name = f"{name} ({pkg})"
+        place = f"line {n}"
+        full = ""
         for i in range(0, len(fields), 2):
-            value = text_number(path, place, fields[i], f"a number before {fields[i + 1]!r}")
             unit = fields[i + 1]
-            metric = name if i == 0 else f"{name} - {unit}"
-            out.add(metric, value, unit, direction_of(unit), place, same_series=True,
-                    count_test=i == 0)
+            value = text_number(path, place, fields[i], "a number before the unit")
+            key = (name, pkg, unit)
+            metric = known.get(key)
+            if metric is not None:  # -count N: another sample of a series already seen
+                out.sample(metric, value, unit, direction_of(unit), place)
+                continue
+            if not full:
+                full = f"{name} ({pkg})" if several and pkg and not _has_package(name, pkg) else name
+            metric = out.add(full if i == 0 else f"{full} - {unit}", value, unit, direction_of(unit),
+                             place, same_series=True, count_test=i == 0)
+            known[key] = metric
     return out.finish(NAME, EXAMPLE, HINT)
