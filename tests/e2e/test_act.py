@@ -35,7 +35,8 @@ import pytest
 
 from tests.conftest import REPO
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# act runs whole workflows: minutes on a loaded machine, beyond the suite's 300 s default
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 VENDOR = Path(__file__).resolve().parent / "vendor"
 EVENTS = REPO / "tests" / "data" / "github" / "events"
@@ -167,3 +168,135 @@ def test_bench_workflow_on_a_pull_request(workspace: dict[str, Path]) -> None:
     assert "No regressions in 10 series" in body and "1-1-examples-quickstart-dtf" in body
     assert [s["context"] for s in statuses] == ["dtf"]
     assert statuses[0]["state"] == "success", statuses
+
+
+THREE_WAVES = """\
+version: 1
+targets:
+  builder: {runs-on: [e2e-builder]}
+  tester: {runs-on: [e2e-tester]}
+defaults: {repeat: 3, timeout: 2m, retries: 0}
+tasks:
+  - id: build
+    run: python3 -c "import os; os.makedirs('out', exist_ok=True); open('out/lib.txt', 'w').write('built')"
+    requires: [e2e-builder]
+    produces: [out/]
+  - id: test
+    run: python3 -c "assert open('out/lib.txt').read() == 'built'; open('out/tested.txt', 'w').write('ok')"
+    requires: [e2e-tester]
+    depends-on: [build]
+    produces: [out/]
+  - id: package
+    run: python3 -c "assert open('out/tested.txt').read() == 'ok'"
+    requires: [e2e-builder]
+    depends-on: [test]
+"""
+
+def _run_job(wave: int, needs: str, name: str) -> str:
+    cond = ("needs.{p}.outputs.has-work-{w} == 'true'" if wave == 1 else
+            "${{{{ !cancelled() && needs.{p}.result == 'success' && needs.{p}.outputs.has-work-{w} == 'true' }}}}")
+    return f"""
+  {name}:
+    needs: {needs}
+    if: {cond.format(p=needs.strip('[]').split(',')[0], w=wave)}
+    runs-on: ${{{{ matrix.runs-on }}}}
+    strategy:
+      fail-fast: false
+      matrix: ${{{{ fromJSON(needs.{needs.strip('[]').split(',')[0]}.outputs.matrix-{wave}) }}}}
+    steps:
+      - uses: actions/checkout@v4
+      - uses: ./
+        with:
+          command: run
+          name: ${{{{ needs.{needs.strip('[]').split(',')[0]}.outputs.name }}}}
+          shard: ${{{{ matrix.shard }}}}
+"""
+
+
+def _pipeline(key: str, suite: str, waves: int, post: bool) -> str:
+    outputs = "".join(f"      matrix-{w}: ${{{{ steps.plan.outputs.matrix-{w} }}}}\n"
+                      f"      has-work-{w}: ${{{{ steps.plan.outputs.has-work-{w} }}}}\n"
+                      for w in range(1, waves + 1))
+    text = f"""
+  plan-{key}:
+    runs-on: ubuntu-latest
+    outputs:
+{outputs}      name: ${{{{ steps.plan.outputs.name }}}}
+    steps:
+      - uses: actions/checkout@v4
+      - id: plan
+        uses: ./
+        with: {{command: plan, suite: {suite}, history: "git:dtf-data", wired-waves: {waves}}}
+"""
+    previous = f"plan-{key}"
+    runs = []
+    for w in range(1, waves + 1):
+        name = f"run-{key}-{w}"
+        needs = f"plan-{key}" if w == 1 else f"[plan-{key}, {previous}]"
+        text += _run_job(w, needs, name)
+        previous = name
+        runs.append(name)
+    text += f"""
+  aggregate-{key}:
+    needs: [plan-{key}, {', '.join(runs)}]
+    if: ${{{{ !cancelled() && needs.plan-{key}.result == 'success' }}}}
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: ./
+        with:
+          command: aggregate
+          name: ${{{{ needs.plan-{key}.outputs.name }}}}
+          history: git:dtf-data
+          post: {str(post).lower()}
+          fail-on: failure
+"""
+    return text
+
+
+CALLER = ("name: two\non: pull_request\njobs:"
+          + _pipeline("quick", "examples/quickstart/dtf.yml", 1, True)
+          + _pipeline("waves", "e2e/waves.yml", 3, False))
+
+
+def test_two_pipelines_in_one_run_one_with_three_waves(workspace: dict[str, Path]) -> None:
+    """Two suites in one workflow run: their artifacts and run ids keep apart, and the second
+    one's three waves (builder -> tester -> builder) hand files on through artifacts.
+
+    Hand-wired with `uses: ./`: the reusable workflow checks the action out at
+    job.workflow_sha from GitHub, which act cannot reach offline (see the module notes).
+    """
+    sys.path.insert(0, str(REPO / "tests" / "integration"))
+    from github_server import GitHubServer
+
+    _wheelhouse()
+    repo = workspace["repo"]
+    (repo / "e2e").mkdir()
+    (repo / "e2e" / "waves.yml").write_text(THREE_WAVES)
+    (repo / ".github" / "workflows" / "two.yml").write_text(CALLER)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "callers")
+    head = _git(repo, "rev-parse", "HEAD")
+    event = json.loads((EVENTS / "pull_request.synchronize.json").read_text())
+    for r in (event["repository"], event["pull_request"]["head"]["repo"],
+              event["pull_request"]["base"]["repo"]):
+        r["full_name"], r["name"], r["default_branch"] = "octo-org/octo-repo", "octo-repo", "main"
+        r["owner"]["login"] = "octo-org"
+    event["pull_request"]["head"]["sha"] = head
+    event["pull_request"]["base"]["ref"] = "main"
+    with GitHubServer() as api:
+        api.tokens = {TOKEN: "write"}
+        proc = run_act(workspace, "pull_request", event, ".github/workflows/two.yml",
+                       api.url, "-P", "e2e-builder=-self-hosted", "-P", "e2e-tester=-self-hosted")
+        comments, statuses = api.comments(event["number"]), api.statuses(head)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-8000:]
+    names = _artifact_names(workspace["artifacts"])
+    assert {"dtf-plan.examples-quickstart-dtf", "dtf-plan.e2e-waves",
+            "dtf-report.examples-quickstart-dtf", "dtf-report.e2e-waves"} <= names
+    waves = {n for n in names if n.startswith("dtf-shard.1-1-e2e-waves.")}
+    assert {n.rsplit(".", 1)[1] for n in waves} == {"builder-w1-1", "tester-w2-1", "builder-w3-1"}
+    assert any(n.startswith("dtf-produces.1-1-e2e-waves.") for n in names)
+    # only the quickstart call posts: one comment, one status
+    assert len(comments) == 1 and "1-1-examples-quickstart-dtf" in comments[0]["body"]
+    assert [s["context"] for s in statuses] == ["dtf"]
