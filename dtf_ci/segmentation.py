@@ -16,7 +16,8 @@ really moved is where real series differ from levels plus Gaussian noise:
      ((1 + ρ)/(1 − ρ)), so random walks and several samples per build (correlated
      neighbours) do not pass for independent evidence; z² must reach ``penalty``
      (default 4·ln n, a modified BIC like the 3·ln n of TCPDBench's default methods);
-   * a **rank test** (Mann–Whitney) between the two sides at two thirds of that z²:
+   * a **rank test** (Mann–Whitney) between the two sides at two thirds of that z² (in a
+     short history with one change, sides that do not overlap at all also pass):
      distribution-free, so a run of points from the other mode of a bimodal
      (build-dependent) series, or a cluster of outliers, is not a new level;
    * a **minimum shift**: the step is at least ``min_shift`` robust noise SDs and, on a
@@ -165,8 +166,15 @@ class Judge:
             self.min_relative <= 0 or abs(after - before) >= self.min_relative * min(before, after))
         p_rank = 0.0
         if self.rank_test and passes:
-            p_rank = mann_whitney_p(self.x[lo:t], self.x[t:hi], _EXACT_RANKS)
-            z2 = min(z2, _z2_from_p(p_rank) / _RANK_SHARE)
+            left, right = self.x[lo:t], self.x[t:hi]
+            p_rank = mann_whitney_p(left, right, _EXACT_RANKS)
+            # In a short history with one change (4 runs, then 3 on a new level) two sides that
+            # do not overlap at all are the strongest rank evidence there can be; anywhere else
+            # (sides cut short by other candidates) that would let two modes pass for levels.
+            whole = lo == 0 and hi == self.x.size
+            apart = whole and (left.max() < right.min() or left.min() > right.max())
+            if not apart:
+                z2 = min(z2, _z2_from_p(p_rank) / _RANK_SHARE)
         return Evidence(z2, p_step, p_rank, c * self.sd, noise * self.sd, before, after, trend,
                         inflation, passes)
 

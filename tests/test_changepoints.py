@@ -163,6 +163,15 @@ def test_baseline_change_names_a_real_change_only() -> None:
     assert change.relative == pytest.approx(0.2, abs=0.03)
 
 
+def test_a_young_history_trusts_a_clear_change_after_min_runs() -> None:
+    # 4 runs, then 3 runs 30 % slower: the rank test cannot reach its level with 7 points,
+    # but two sides that do not overlap are all the evidence 7 runs can give.
+    medians = [1.0, 1.01, 0.99, 1.0, 1.3, 1.31, 1.29]
+    start, change = baseline_change(medians)
+    assert start == 4 and change is not None and change.confidence > 0.9
+    assert baseline_change(medians[:6]) == (0, None)  # 2 runs after: not trusted yet
+
+
 def test_landed_in_names_the_first_run_already_on_the_new_level() -> None:
     past = [(f"r{i}", 1.0, [1.0]) for i in range(10)] + [("r10", 1.3, [1.3]), ("r11", 1.31, [1.31])]
     shas = {f"r{i}": f"sha{i}" for i in range(12)}
