@@ -99,7 +99,9 @@ class LocalStore:
 
     def delete_hint(self, folder: Path) -> str:
         """How a person removes a half-written run; the git store says it differently."""
-        return f"delete it (rm -r '{folder}') once no dtf is writing to this history"
+        import shlex  # the folder name came from the store: quoted, so the hint is one safe command
+
+        return f"delete it (rm -r -- {shlex.quote(str(folder))}) once no dtf is writing to this history"
 
     def runs(self) -> list[RunInfo]:
         """Complete runs, oldest first; half-written folders are skipped with one warning each."""

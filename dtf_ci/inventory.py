@@ -98,7 +98,11 @@ def load_runners_file(path: str | Path) -> list[Runner]:
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the runners file ({exc.strerror or exc})") from exc
     try:
-        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+        from dtf_ci.yaml_load import load_yaml  # bounded: no alias bombs, no deep nesting
+
+        data = json.loads(text) if p.suffix == ".json" else load_yaml(text)
+    except RecursionError:
+        raise UsageError(f"{path}: nested too deeply to read") from None
     except (ValueError, yaml.YAMLError) as exc:
         raise UsageError(f"{path}: not valid YAML or JSON ({exc})") from exc
     if isinstance(data, list):

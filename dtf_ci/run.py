@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dtf_ci import gpu_sampling, log
+from dtf_ci import gpu_sampling, limits, log
 from dtf_ci.errors import PlanError, ResultsFormatError
 from dtf_ci.execute import Outcome, run_command
 from dtf_ci.model import Measurement
+from dtf_ci.paths import PathRefused, confine, regular_file, relative_inside
 from dtf_ci.repeats import repeat_bounds, should_stop
 from dtf_ci.shard import ShardFiles, write_shard
 
@@ -93,7 +94,7 @@ class ShardRunner:
         self.root = str(Path(plan.get("suite-root") or ".").resolve())
         self.units_by_id = {u["id"]: u for u in plan.get("units", [])}
         self.results: dict[str, UnitResult] = {}
-        self.work = Path(tempfile.mkdtemp(prefix=f"dtf-{shard['id']}-"))
+        self.work = Path(tempfile.mkdtemp(prefix=f"dtf-{str(shard['id'])[:60]}-"))
 
     def run(self) -> list[UnitResult]:
         try:
@@ -118,7 +119,11 @@ class ShardRunner:
         if not arts or self.artifacts_dir is None:
             return True  # locally the files are already in place
         for art in arts:
-            src = self.artifacts_dir / art["name"]
+            try:
+                src = confine(self.artifacts_dir, str(art["name"]))
+            except PathRefused as exc:
+                log.error(f"artifact of {dep_unit} refused: {exc}")
+                return False
             if not src.is_dir():
                 return False
             shutil.copytree(src, self.root, dirs_exist_ok=True)
@@ -128,14 +133,18 @@ class ShardRunner:
         for art in self.plan.get("artifacts", []):
             if art.get("unit") != unit_id:
                 continue
-            dest = self.out_dir / "artifacts" / art["name"]
             for rel in art.get("paths", []):
-                src = Path(self.root) / rel
+                try:  # produces stay inside the suite folder, and inside the artifact folder
+                    dest = confine(self.out_dir / "artifacts", str(art["name"]))
+                    src, target = confine(Path(self.root), str(rel)), dest / relative_inside(str(rel))
+                except PathRefused as exc:
+                    log.error(f"{unit_id}: produces {exc}; not exported")
+                    continue
                 if src.is_dir():
-                    shutil.copytree(src, dest / rel, dirs_exist_ok=True)
+                    shutil.copytree(src, target, dirs_exist_ok=True)
                 elif src.is_file():
-                    (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(src, dest / rel)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(src, target)
 
     def _run_unit(self, unit: dict[str, Any]) -> UnitResult:
         task = self.plan["tasks"][unit["task"]]
@@ -214,6 +223,12 @@ class ShardRunner:
         if not path.exists():
             res.status, res.error_category = "failed", "parse"
             res.reason = f"the command exited 0 but wrote no results file for format {fmt} (is {{results}} passed to the tool's output option?)"
+            return False
+        try:
+            regular_file(path, limits.max_results_bytes())  # a FIFO would hang, /dev/zero never end
+        except PathRefused as exc:
+            res.status, res.error_category = "failed", "parse"
+            res.reason = f"results of repetition {rep}: {exc}"
             return False
         try:
             parsed = parse_results(fmt, path)

@@ -35,6 +35,29 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _Map = LineMap  # a mapping that remembers its line and each key's line (see yaml_load)
 
 
+def check_bounds(suite: Suite, problems: _Problems) -> None:
+    """Names that travel into file names, badges, logs and comments are bounded (dtf_ci.limits);
+    ``produces`` paths stay inside the suite folder."""
+    from dtf_ci import limits
+    from dtf_ci.paths import PathRefused, relative_inside
+
+    for name in suite.targets:
+        if len(name) > limits.NAME_MAX:
+            problems.add(f"targets.{name[:40]}…", f"a target name is at most {limits.NAME_MAX} characters")
+        for label in suite.targets[name].runs_on:
+            if len(label) > limits.NAME_MAX or not label.isprintable():
+                problems.add(f"targets.{name[:40]}.runs-on", f"a label is printable text of at most {limits.NAME_MAX} characters")
+    for tid, task in suite.tasks.items():
+        place = f"tasks.{tid[:40]}" + ("…" if len(tid) > 40 else "")
+        if len(tid) > limits.NAME_MAX:
+            problems.add(place, f"a task id is at most {limits.NAME_MAX} characters")
+        for rel in task.produces:
+            try:
+                relative_inside(rel)
+            except PathRefused as exc:
+                problems.add(f"{place}.produces", f"{exc} (list paths relative to the suite folder)")
+
+
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{match[0]}'?)" if match else ""
@@ -126,6 +149,7 @@ def parse_suite(data: Any, path: str, *, root: Path, problems: _Problems | None 
     tasks = _parse_tasks(data.get("tasks"), defaults, problems, _line(data, "tasks"))
     suite = Suite(path=path, root=str(root), version=1, targets=targets, defaults=defaults, tasks=tasks)
     _check_graph(suite, data.get("tasks") or [], problems)
+    check_bounds(suite, problems)
     if problems.items:
         raise SuiteError(problems.items)
     return suite

@@ -55,7 +55,7 @@ def _load_event(path: str | None) -> dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         log.warning(f"could not read the GitHub event file {path}: {exc}")
         return {}
     return data if isinstance(data, dict) else {}
