@@ -55,6 +55,8 @@ class RunContext:
         """True when this run may append to history: a push to the default branch, or local."""
         if self.provider == "local":
             return True
+        if self.head_repo and self.repo and self.head_repo != self.repo:
+            return False  # a fork's branch named like the default branch is still a fork's
         return self.pr_number is None and bool(self.branch) and self.branch == self.default_branch
 
 

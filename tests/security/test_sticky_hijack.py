@@ -88,3 +88,11 @@ def test_gitlab_marker_from_another_user_is_ignored():
     assert notes[fake["id"]]["body"] == FAKE
     ours = [n for n in notes.values() if n["author"]["username"] == "project_42_bot"]
     assert len(ours) == 1 and "second" in ours[0]["body"]
+
+
+def test_a_forks_branch_named_like_the_default_branch_is_not_the_main_line():
+    fork = RunContext(provider="github", repo="o/r", head_repo="mallory/r", branch="main",
+                      default_branch="main", event="workflow_run")
+    same = RunContext(provider="github", repo="o/r", head_repo="o/r", branch="main",
+                      default_branch="main", event="workflow_run")
+    assert not fork.on_main_line and same.on_main_line
