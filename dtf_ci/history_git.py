@@ -322,5 +322,5 @@ class _WorktreeStore(LocalStore):
         self._branch = branch
 
     def delete_hint(self, folder: Path) -> str:
-        return (f"remove it from branch '{self._branch}' (git rm -r -- {shlex.quote('runs/' + folder.name)}, commit, "
+        return (f"remove it from branch '{self._branch}' (git rm -r {shlex.quote('runs/' + folder.name)}, commit, "
                 "push)")

@@ -87,9 +87,13 @@ def sig(x: float, digits: int = 3) -> str:
     """Three significant digits without scientific notation for everyday magnitudes."""
     if x == 0:
         return "0"
+    if not math.isfinite(x):  # a value past float range must not blank the whole report
+        return "—" if math.isnan(x) else ("∞" if x > 0 else "−∞")
+    if not 1e-6 <= abs(x) < 1e15:  # 1e-300 would print 300 zeros
+        return f"{x:.{digits - 1}e}"
     mag = math.floor(math.log10(abs(x)))
     decimals = max(0, digits - 1 - mag)
-    return f"{x:,.{decimals}f}" if abs(x) < 1e15 else f"{x:.{digits - 1}e}"
+    return f"{x:,.{decimals}f}"
 
 
 def unit_scale(unit: str, values: list[float]) -> tuple[float, str]:
@@ -143,7 +147,7 @@ def fmt_pct(ratio: Any) -> str:
     pct = (r - 1.0) * 100.0
     if abs(pct) < 0.05:
         return "±0.0%"
-    text = f"{abs(pct):.1f}" if abs(pct) < 100 else f"{abs(pct):,.0f}"
+    text = f"{abs(pct):.1f}" if abs(pct) < 100 else f"{abs(pct):,.0f}" if abs(pct) < 1e6 else f"{abs(pct):.2e}"
     return ("+" if pct > 0 else "−") + text + "%"
 
 

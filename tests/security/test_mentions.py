@@ -67,3 +67,17 @@ def test_long_names_give_bounded_badges_and_files(tmp_path):
     (badge,) = (tmp_path / "report" / "badges").glob("target-*.svg")
     text = badge.read_text()
     assert "t" * 40 in text and "t" * 60 not in text
+
+
+def test_extreme_values_render(tmp_path):
+    """Values from 1e-300 to 1e300 (and past float range) leave a readable report."""
+    from dtf_ci.report_format import fmt_ci, fmt_pct, fmt_value, sig
+
+    for x in (1e300, 1e-300, 5e-324, float("inf"), float("-inf"), float("nan"), -1e308):
+        for text in (sig(x), fmt_value(x, "s"), fmt_value(x, "B"), fmt_pct(x), fmt_ci(x, x)):
+            assert len(text) < 40
+    out = tmp_path / "shards"
+    make_shard(out, "local-w1-1", values=(1e300, 1e-300, 1e300, 1e-300, 1.0))
+    plan = make_plan(tmp_path, {"a": {"run": "true"}}, run_id="r1")
+    aggregate(out, tmp_path / "report", plan=plan, context=CTX)
+    assert "### " in (tmp_path / "report" / "report.md").read_text()
