@@ -44,9 +44,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 DEFAULT_INSTALL = ("python3 -m venv .dtf-venv && . .dtf-venv/bin/activate && "
-                   "python -m pip install --quiet dtf-ci")
-"""Installs dtf in a virtual environment: works on ``python:*`` images and on shell runners
-whose system Python refuses ``pip install`` (PEP 668)."""
+                   'python -m pip install --quiet "dtf-ci{extra} @ ${DTF_SOURCE:?set DTF_SOURCE '
+                   'to dtf at a pinned commit or a built wheel, see docs/gitlab.md}"')
+"""Installs dtf in a virtual environment (works on ``python:*`` images and on shell runners
+whose system Python refuses ``pip install``, PEP 668) from ``$DTF_SOURCE``: the repository at
+a pinned commit (``git+https://…/dtf@<sha>``) or a wheel, never a bare package name that
+whoever registers it first on the index would own. ``{extra}`` becomes each job's extra."""
+EXTRA_PLACEHOLDER = "{extra}"
+
+
+def install_line(install: str, extra: str) -> str:
+    """The install line of one job kind: ``{extra}`` -> ``[aggregate]`` or nothing."""
+    return install.replace(EXTRA_PLACEHOLDER, extra)
 
 GITHUB_ONLY_LABELS = frozenset({"self-hosted"})
 SHARDS_DIR = "dtf-shards"
@@ -120,7 +129,7 @@ def _shard_job(shard: dict[str, Any], plan: dict[str, Any], *, first_wave: bool,
     else:  # like GitHub's !cancelled(): run even when an earlier shard failed
         job["when"] = "always"
     job["interruptible"] = True
-    job["script"] = [install, f"dtf run --plan {PLAN_FILE} --shard {shlex.quote(sid)} "
+    job["script"] = [install_line(install, ""), f"dtf run --plan {PLAN_FILE} --shard {shlex.quote(sid)} "
                               f"--out {SHARDS_DIR} --artifacts {SHARDS_DIR}/artifacts"]
     paths = [f"{SHARDS_DIR}/{sid}.duckdb", f"{SHARDS_DIR}/{sid}.manifest.json", *produced]
     job["artifacts"] = {"paths": ([PLAN_FILE] if first_wave else []) + paths,
@@ -134,7 +143,7 @@ def _aggregate_job(*, install: str, history: str | None, fail_on: str,
     if history:
         command += f" --history {shlex.quote(history)}"
     command += f" --report-dir {REPORT_DIR} --post --fail-on {shlex.quote(fail_on)}"
-    script = [install]
+    script = [install_line(install, "[aggregate]")]
     if history and history.startswith("git:"):
         script.append(PUSH_URL_LINE)
     script.append(command)
@@ -226,8 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="history store for the aggregate job: a folder, or git:BRANCH "
                              "(e.g. git:dtf-data); default: none")
     parser.add_argument("--install", default=DEFAULT_INSTALL, metavar="CMD",
-                        help="shell line that installs dtf in each job (default: a virtual "
-                             f"environment with pip install dtf-ci: {DEFAULT_INSTALL!r})")
+                        help="shell line that installs dtf in each job; {extra} becomes the "
+                             "job's extra ([aggregate] for aggregate) (default: a virtual "
+                             f"environment, dtf from $DTF_SOURCE: {DEFAULT_INSTALL!r})")
     from dtf_ci.policy import fail_on_type
 
     parser.add_argument("--fail-on", type=fail_on_type, metavar="POLICY",

@@ -81,7 +81,8 @@ def test_a_two_wave_plan_becomes_a_schema_valid_child_pipeline() -> None:
         job = shard_jobs[shard["id"]]
         assert job["stage"] == f"wave-{shard['wave']}"
         assert job["tags"] == [lb for lb in shard["runs-on"] if lb != "self-hosted"]
-        assert job["script"][0] == DEFAULT_INSTALL
+        assert job["script"][0] == DEFAULT_INSTALL.replace("{extra}", "")  # the core only
+        assert '"dtf-ci @ ${DTF_SOURCE:?' in job["script"][0]  # pinned source, never a bare name
         assert job["script"][1] == (f"dtf run --plan plan.json --shard {shard['id']} "
                                     "--out dtf-shards --artifacts dtf-shards/artifacts")
         assert job["artifacts"]["when"] == "always" and job["interruptible"] is True
@@ -323,3 +324,22 @@ def test_the_generated_jobs_carry_a_two_wave_plan_to_a_report(
     assert sorted(verdicts["shards"]["accepted"]) == ["cpu-w1-1", "gpu-w2-1"]
     assert (tmp_path / "aggregate" / "dtf-report" / "report.md").exists()
 
+
+
+def test_each_job_installs_its_own_extra_from_the_pinned_source() -> None:
+    """Shard jobs get the core, aggregate the aggregate extra (statistics, report, API)."""
+    doc = yaml.safe_load(child_pipeline(two_wave_plan(), image=None, dtf_install=DEFAULT_INSTALL))
+    jobs = jobs_of(doc)
+    assert '"dtf-ci @ ${DTF_SOURCE:?' in jobs["run cpu-w1-1"]["script"][0]
+    assert '"dtf-ci[aggregate] @ ${DTF_SOURCE:?' in doc["aggregate"]["script"][0]
+    assert "pip install --quiet dtf-ci" not in yaml.safe_dump(doc)  # no unpinned name
+
+
+def test_the_default_install_line_refuses_to_run_without_a_source(tmp_path) -> None:
+    import subprocess
+
+    line = DEFAULT_INSTALL.replace("{extra}", "").split("&&")[-1].replace(
+        "python -m pip install --quiet", "echo")
+    proc = subprocess.run(["bash", "-c", line], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin"}, check=False)
+    assert proc.returncode != 0 and "set DTF_SOURCE" in proc.stderr
