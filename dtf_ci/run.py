@@ -236,6 +236,13 @@ class ShardRunner:
             res.status, res.error_category = "failed", "parse"
             res.reason = f"results of repetition {rep}: {exc.place + ': ' if exc.place else ''}{exc.problem}"
             return False
+        long_name = next((m for m in parsed.measurements
+                          if len(m.metric) > limits.NAME_MAX or len(m.unit) > limits.NAME_MAX), None)
+        if long_name is not None:  # names travel into badges, logs and the aggregate's checks
+            res.status, res.error_category = "failed", "parse"
+            res.reason = (f"results of repetition {rep}: a metric name or unit of more than {limits.NAME_MAX} "
+                          f"characters ({log.inert(long_name.metric, 60)}); shorten the benchmark's names")
+            return False
         for m in parsed.measurements:
             if math.isfinite(m.value):
                 res.samples.append((rep, m))

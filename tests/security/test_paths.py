@@ -130,3 +130,10 @@ def test_cleanup_hint_is_one_quoted_command(tmp_path):
     hint = LocalStore(tmp_path).delete_hint(folder)
     command = hint.split("(", 1)[1].rsplit(")", 1)[0]
     assert shlex.split(command) == ["rm", "-r", "--", str(folder)]
+
+
+def test_a_results_name_over_the_bound_fails_the_unit_not_the_shard(tmp_path):
+    name = "m" * 5000
+    result = _run(tmp_path, "echo '[{\"name\": \"" + name + "\", \"unit\": \"ms\", \"value\": 1.5}]' > {results}")
+    assert result.status == "failed" and "more than 120 characters" in result.reason
+    assert len(result.reason) < 400 and not result.samples
