@@ -254,3 +254,21 @@ def test_the_run_id_is_the_build_tag_without_jenkins_url() -> None:
 
     assert default_run_id({"BUILD_TAG": "jenkins-bench-PR-7-17", "BUILD_ID": "17",
                            "JOB_NAME": "bench/PR-7"}) == "jenkins-bench-PR-7-17"
+
+
+def test_the_example_jenkinsfile_keeps_going_and_keeps_tokens_in_aggregate() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    run_stage = text[text.index("stage('run')"):text.index("stage('aggregate')")]
+    aggregate = text[text.index("stage('aggregate')"):]
+    # checkout, unstash and the agent wait are inside catchError, the wait also in a timeout
+    body = run_stage[run_stage.index("def body = {"):]
+    assert body.index("catchError") < body.index("checkout scm") < body.index("unstash 'dtf-plan'")
+    assert body.index("catchError", body.index("dtf run")) < body.index('stash name: "dtf-shard-')
+    wait = body[body.index("// the agent wait counts"):]
+    assert wait.index("catchError") < wait.index("timeout(time: DTF_SHARD_TIMEOUT_MINUTES")
+    assert wait.index("timeout(") < wait.index("node(shard.label, body)")
+    # tokens: bound in the aggregate stage only, never pipeline-wide
+    assert "withCredentials" not in text[:text.index("stage('aggregate')")]
+    assert "credentials(" not in text.split("stages {")[0]
+    assert "variable: 'GITHUB_TOKEN'" in aggregate and "gitUsernamePassword(" in aggregate
+    assert "pip install --quiet dtf-ci'" not in text and "DTF_SOURCE" in text
