@@ -115,12 +115,16 @@ def parent_variables(env: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def _shard_job(shard: dict[str, Any], plan: dict[str, Any], *, first_wave: bool,
-               install: str, plan_job: str, keep_all: bool) -> dict[str, Any]:
+               install: str, plan_job: str, keep_all: bool,
+               target_images: Mapping[str, str] | None = None) -> dict[str, Any]:
     sid = str(shard["id"])
     units = set(shard.get("units") or ())
     produced = [f"{SHARDS_DIR}/artifacts/{a['name']}/" for a in plan.get("artifacts") or ()
                 if a.get("unit") in units and a.get("name")]
     job: dict[str, Any] = {"stage": f"wave-{shard['wave']}"}
+    image = (target_images or {}).get(str(shard.get("target", "")))
+    if image:  # e.g. a CUDA image for the GPU target's jobs, a slim one for the CPU target's
+        job["image"] = image
     tags = runner_tags(shard.get("runs-on") or (), keep_all=keep_all)
     if tags:
         job["tags"] = tags
@@ -138,7 +142,7 @@ def _shard_job(shard: dict[str, Any], plan: dict[str, Any], *, first_wave: bool,
 
 
 def _aggregate_job(*, install: str, history: str | None, fail_on: str,
-                   tags: Sequence[str]) -> dict[str, Any]:
+                   tags: Sequence[str], environment: str | None = None) -> dict[str, Any]:
     command = f"dtf aggregate --shards {SHARDS_DIR} --plan {PLAN_FILE}"
     if history:
         command += f" --history {shlex.quote(history)}"
@@ -152,6 +156,8 @@ def _aggregate_job(*, install: str, history: str | None, fail_on: str,
         job["tags"] = list(tags)
     job["when"] = "always"  # report failed and missing shards too
     job["interruptible"] = False  # it may be pushing history
+    if environment:  # tokens scoped to a protected environment reach this job only
+        job["environment"] = {"name": environment, "action": "access"}
     job["script"] = script
     job["artifacts"] = {"paths": [f"{REPORT_DIR}/"], "expose_as": "dtf report", "when": "always"}
     return job
@@ -168,6 +174,8 @@ def child_pipeline(
     aggregate_tags: Sequence[str] = (),
     variables: Mapping[str, str] | None = None,
     keep_all_labels: bool = False,
+    target_images: Mapping[str, str] | None = None,
+    aggregate_environment: str | None = None,
 ) -> str:
     """The child pipeline YAML for ``plan`` (a ``dtf.plan/1`` dict), as text.
 
@@ -175,7 +183,8 @@ def child_pipeline(
     ``dtf_install`` the shell line that installs dtf; ``history`` the store ``aggregate``
     reads and appends to; ``plan_job`` the parent job whose artifacts hold ``plan.json``;
     ``aggregate_tags`` the tags of the aggregate job; ``variables`` are written as global
-    variables (see :func:`parent_variables`). A plan without shards gives a pipeline of
+    variables (see :func:`parent_variables`); ``target_images`` the image of each target's
+    shard jobs, over ``image`` (a GPU target needs a CUDA image). A plan without shards gives a pipeline of
     one job that says so, since GitLab refuses to trigger an empty child pipeline.
     """
     import yaml
@@ -191,10 +200,12 @@ def child_pipeline(
     for shard in shards:
         doc[f"run {shard['id']}"] = _shard_job(shard, plan, first_wave=int(shard["wave"]) == waves[0],
                                                install=dtf_install, plan_job=plan_job,
-                                               keep_all=keep_all_labels)
+                                               keep_all=keep_all_labels,
+                                               target_images=target_images)
     if shards:
         doc[AGGREGATE_STAGE] = _aggregate_job(install=dtf_install, history=history,
-                                              fail_on=fail_on, tags=aggregate_tags)
+                                              fail_on=fail_on, tags=aggregate_tags,
+                                              environment=aggregate_environment)
     else:
         skipped = len(plan.get("unschedulable") or ())
         job: dict[str, Any] = {"stage": AGGREGATE_STAGE}
@@ -209,6 +220,21 @@ def child_pipeline(
 
 
 # --- command line --------------------------------------------------------------------------
+
+
+def parse_target_images(values: Sequence[str]) -> dict[str, str]:
+    """``TARGET=IMAGE`` pairs; an image is one token (no spaces), a target a plain name."""
+    from dtf_ci.errors import UsageError
+
+    out: dict[str, str] = {}
+    for value in values:
+        target, sep, image = value.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", target) or \
+                not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:/@+-]*", image):
+            raise UsageError(f"--target-image {value!r}: write TARGET=IMAGE, e.g. "
+                             "a100=nvidia/cuda:12.4.1-runtime-ubuntu22.04")
+        out[target] = image
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -231,6 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image", metavar="IMAGE",
                         help="default image of every child job, e.g. python:3.12 (default: none, "
                              "the runners' own default; shell runners ignore it)")
+    parser.add_argument("--target-image", action="append", default=[], metavar="TARGET=IMAGE",
+                        help="image of one target's shard jobs, over --image (repeatable), e.g. "
+                             "a100=nvidia/cuda:12.4.1-runtime-ubuntu22.04")
+    parser.add_argument("--aggregate-environment", metavar="NAME",
+                        help="environment of the aggregate job (action: access): scope the "
+                             "write tokens to it and protect it, so only this job gets them "
+                             "(docs/gitlab.md#tokens)")
     parser.add_argument("--history", metavar="H",
                         help="history store for the aggregate job: a folder, or git:BRANCH "
                              "(e.g. git:dtf-data); default: none")
@@ -261,12 +294,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     from dtf_ci.plan import load_plan
 
     try:
+        target_images = parse_target_images(args.target_image)
         plan = load_plan(args.plan)
+        unknown = sorted(set(target_images) - set(plan.get("targets") or {}))
+        if unknown:
+            from dtf_ci.errors import UsageError
+
+            raise UsageError(f"--target-image names no target of the plan: {', '.join(unknown)} "
+                             f"(targets: {', '.join(sorted(plan.get('targets') or {})) or 'none'})")
         text = child_pipeline(
             plan, image=args.image, dtf_install=args.install, history=args.history,
             fail_on=args.fail_on, plan_job=args.plan_job, aggregate_tags=args.aggregate_tag,
             variables=None if args.no_context else parent_variables(),
-            keep_all_labels=args.keep_labels)
+            keep_all_labels=args.keep_labels, target_images=target_images,
+            aggregate_environment=args.aggregate_environment)
     except FatalError as exc:
         from dtf_ci import log
 

@@ -343,3 +343,40 @@ def test_the_default_install_line_refuses_to_run_without_a_source(tmp_path) -> N
     proc = subprocess.run(["bash", "-c", line], capture_output=True, text=True,
                           env={"PATH": "/usr/bin:/bin"}, check=False)
     assert proc.returncode != 0 and "set DTF_SOURCE" in proc.stderr
+
+
+def test_each_target_gets_its_own_image() -> None:
+    """One --image for every job leaves GPU jobs without CUDA: images per target."""
+    plan = two_wave_plan()
+    targets = {s["id"]: s["target"] for s in plan["shards"]}
+    gpu = targets["a100-w2-1"]
+    doc = yaml.safe_load(child_pipeline(plan, image="python:3.12", dtf_install="x",
+                                        target_images={gpu: "nvidia/cuda:12.4.1-runtime-ubuntu22.04"}))
+    jobs = jobs_of(doc)
+    assert jobs["run a100-w2-1"]["image"] == "nvidia/cuda:12.4.1-runtime-ubuntu22.04"
+    assert "image" not in jobs["run cpu-w1-1"]  # the default image
+    assert doc["default"] == {"image": "python:3.12"}
+
+
+def test_target_images_on_the_command_line(tmp_path) -> None:
+    from dtf_ci.gitlab_pipeline import main
+
+    plan = two_wave_plan()
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    gpu = {s["id"]: s["target"] for s in plan["shards"]}["a100-w2-1"]
+    out = tmp_path / "child.yml"
+    assert main(["--plan", str(tmp_path / "plan.json"), "--out", str(out), "--no-context",
+                 "--target-image", f"{gpu}=nvidia/cuda:12.4.1-runtime-ubuntu22.04"]) == 0
+    assert jobs_of(yaml.safe_load(out.read_text()))["run a100-w2-1"]["image"].startswith("nvidia/cuda")
+    assert main(["--plan", str(tmp_path / "plan.json"), "--out", str(out),
+                 "--target-image", "nosuch=img"]) == 2
+    assert main(["--plan", str(tmp_path / "plan.json"), "--out", str(out),
+                 "--target-image", "a100=img; rm -rf /"]) == 2
+
+
+def test_the_aggregate_job_can_hold_the_protected_environment() -> None:
+    doc = yaml.safe_load(child_pipeline(two_wave_plan(), image=None, dtf_install="x",
+                                        aggregate_environment="dtf-report"))
+    assert doc["aggregate"]["environment"] == {"name": "dtf-report", "action": "access"}
+    assert all("environment" not in job for name, job in jobs_of(doc).items() if name != "aggregate")
+    assert problems(doc) == []
