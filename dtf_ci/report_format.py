@@ -240,6 +240,15 @@ def drift_line(d: Any) -> str:
     return words + (": " + _text(d["reason"]) if d.get("reason") else "")
 
 
+def _change_text(s: dict[str, Any], ratio: float | None, unit: str) -> str:
+    """The change as a percent; from a baseline of 0 (no ratio) as the difference, ``+2 B``."""
+    diff = _num(s.get("difference"))
+    if ratio is not None or diff is None:
+        return fmt_pct(ratio)
+    sign = "+" if diff > 0 else "−" if diff < 0 else "±"
+    return f"{sign}{sig(abs(diff))}" + (f" {unit}" if unit else "")
+
+
 def _series_row(s: dict[str, Any]) -> dict[str, Any]:
     """A series with everything the templates and the dashboard show, computed once."""
     ratio, lo, hi = metric_change(s)
@@ -264,7 +273,7 @@ def _series_row(s: dict[str, Any]) -> dict[str, Any]:
         "icon": VERDICT_ICON.get(verdict, "•"),
         "direction": _text(s.get("direction")) or "lower",
         "change": ratio,
-        "change_text": fmt_pct(ratio),
+        "change_text": _change_text(s, ratio, unit),
         "ci_text": fmt_ci(lo, hi),
         "p_text": fmt_p(s.get("p_value")),
         "p_value": _num(s.get("p_value")),

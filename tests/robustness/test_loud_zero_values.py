@@ -98,6 +98,8 @@ def test_one_zero_in_history_never_breaks_later_aggregates(tmp_path) -> None:
     assert rows["allocs"]["verdict"] == "regression"
     assert rows["allocs"]["difference"] == 2.0
     assert res.verdicts["overall"] == "regression"
+    report = (tmp_path / "report-r8" / "report.md").read_text()
+    assert "+2.00 count" in report  # the change from 0 reads as a difference, not a blank
 
 
 def test_values_from_1e_minus_300_to_1e300_keep_the_report(tmp_path) -> None:
