@@ -118,6 +118,8 @@ def aggregate(
                    "absent": merge.absent},
         "drift": drift, "notes": notes, "series": rows, "units": units,
         "unschedulable": (plan or {}).get("unschedulable", []), "no-baseline": no_baseline,
+        # In CI without the plan (its artifact not downloaded), units that never ran are unseen.
+        "plan-missing": plan is None and ctx.provider != "local",
     }
     if plan and ctx.provider != "local":
         verdicts["job-overhead-s"] = measure_job_overheads(merged_path, plan)

@@ -92,6 +92,10 @@ def evaluate(verdicts: dict[str, Any], fail_on: str | Policy) -> dict[str, Any]:
     if missing:
         words = f"{len(missing)} unit(s) missing ({missing[0]['unit']}: {missing[0].get('reason') or 'no result'})"
         (accepted if policy.allow_missing else failing).append(words)
+    if verdicts.get("plan-missing"):
+        words = ("no plan: units that never ran cannot be seen (pass --plan plan.json; in the "
+                 "action, download the dtf-plan artifact)")
+        (accepted if policy.allow_missing else failing).append(words)
     if no_baseline:
         words = f"no baseline: {no_baseline}"
         (accepted if policy.allow_no_baseline else failing).append(words)

@@ -411,9 +411,14 @@ def _policy_headline(
         parts = [f"no baseline: {no_baseline}"] + [
             p for p in parts if not p.startswith("No regressions")
         ]
+    if verdicts.get("plan-missing"):
+        parts = ["no plan: missing units cannot be seen", *parts]
     if policy.get("state") == "failure" and state not in ("failed", "regression"):
         state = "failed"
-    elif (no_baseline or policy.get("accepted")) and state not in ("failed", "regression"):
+    elif (no_baseline or policy.get("accepted") or verdicts.get("plan-missing")) and state not in (
+        "failed",
+        "regression",
+    ):
         state = "inconclusive"
     return parts, state
 

@@ -16,7 +16,7 @@ from dtf_ci.errors import UsageError
 from dtf_ci.history import LocalStore
 from dtf_ci.policy import evaluate, parse_fail_on
 from tests.helpers import make_plan
-from tests.robustness.loud_shards import noisy, one_run, shard
+from tests.robustness.loud_shards import CTX, noisy, one_run, shard
 
 
 def _headline_line(report_md: str) -> str:
@@ -112,3 +112,22 @@ def test_never_reports_what_it_accepted() -> None:
     assert out["exit-code"] == 0 and out["state"] == "success" and len(out["accepted"]) == 4
     strict = evaluate(verdicts, "failure")
     assert strict["exit-code"] == 1 and len(strict["reasons"]) == 3  # regressions do not count
+
+
+def test_in_ci_without_the_plan_missing_units_cannot_be_seen_so_it_is_not_green(tmp_path) -> None:
+    """A broken plan download: the shards came, the plan did not; absent shards are unseen."""
+    from dtf_ci.aggregate import aggregate
+    from dtf_ci.providers import RunContext
+
+    out = tmp_path / "shards"
+    shard(out, "local-w1-1", "r1", {("a", "m"): noisy(1.0)})
+    ci = RunContext(provider="github", sha="abc", branch="main", default_branch="main", event="push")
+    res = aggregate(out, tmp_path / "report", history_spec=None, context=ci)
+    assert res.verdicts["plan-missing"] and res.verdicts["policy"]["exit-code"] == 1
+    assert res.verdicts["headline"].startswith("no plan: missing units cannot be seen")
+    relaxed = aggregate(out, tmp_path / "report2", history_spec=None, context=ci,
+                        fail_on="regression,allow-missing")
+    assert relaxed.verdicts["policy"]["exit-code"] == 0
+    assert "🟡 no plan" in (tmp_path / "report2" / "report.md").read_text()
+    local = aggregate(out, tmp_path / "report3", history_spec=None, context=CTX)
+    assert not local.verdicts["plan-missing"] and local.verdicts["policy"]["exit-code"] == 0

@@ -16,6 +16,7 @@ import pytest
 
 from dtf_ci.aggregate import aggregate, status_description
 from dtf_ci.providers import RunContext
+from tests.helpers import make_plan
 from tests.integration.github_server import GitHubServer
 from tests.robustness.loud_shards import noisy, one_run, shard
 
@@ -75,7 +76,8 @@ def test_the_commit_status_says_what_the_headline_says(tmp_path, monkeypatch, fa
                          default_branch="main", api_url=api.url)
         out = tmp_path / "shards-r1"
         shard(out, "local-w1-1", "r1", {("a", "m"): noisy(1.0)})
-        res = aggregate(out, tmp_path / "report", history_spec="git:dtf-data", post=True,
+        plan = make_plan(tmp_path, {"a": {"run": "true"}}, run_id="r1", shards={"local-w1-1": ["a"]})
+        res = aggregate(out, tmp_path / "report", plan=plan, history_spec="git:dtf-data", post=True,
                         context=ctx, fail_on=fail_on)
         posted = api.statuses(HEAD_SHA)
     assert len(posted) == 1
