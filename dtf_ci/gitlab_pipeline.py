@@ -11,10 +11,12 @@ How the pieces travel, and why:
   reads targets from the runners' ``tag_list``), so they become the job's ``tags:``, minus
   labels that only GitHub gives its runners (``self-hosted``, ``ubuntu-latest``, ...). A shard
   left with no tag runs on any runner that takes untagged jobs.
-* **plan.json.** Jobs of the first wave fetch it from the parent pipeline's ``plan`` job
-  (``needs: [{pipeline: $PARENT_PIPELINE_ID, job: plan}]``) and hand it on in their own
-  artifacts; later stages receive every earlier stage's artifacts, GitLab's default. Only
-  first-wave jobs use ``needs``: a job with ``needs`` ignores stage order, and listing every
+* **plan.json.** One small job in the child's first stage, ``plan``, fetches it from the
+  parent pipeline's ``plan`` job (``needs: [{pipeline: $PARENT_PIPELINE_ID, job: plan}]``)
+  and keeps it as its artifact; every later stage receives every earlier stage's artifacts,
+  GitLab's default, so every shard job and ``aggregate`` get it from there, whatever
+  happened to the shard jobs (a dead first-wave job used to take the plan with it). Only
+  that job uses ``needs``: a job with ``needs`` ignores stage order, and listing every
   earlier shard would hit GitLab's limit of 50 needs per job.
 * **Results.** Each shard job writes ``dtf-shards/ID.duckdb`` and its manifest, plus the
   ``produces`` files later waves need under ``dtf-shards/artifacts/``, and keeps exactly
@@ -128,16 +130,30 @@ def _shard_job(shard: dict[str, Any], plan: dict[str, Any], *, first_wave: bool,
     tags = runner_tags(shard.get("runs-on") or (), keep_all=keep_all)
     if tags:
         job["tags"] = tags
-    if first_wave:
-        job["needs"] = [{"pipeline": "$PARENT_PIPELINE_ID", "job": plan_job}]
-    else:  # like GitHub's !cancelled(): run even when an earlier shard failed
+    if not first_wave:  # like GitHub's !cancelled(): run even when an earlier shard failed
         job["when"] = "always"
     job["interruptible"] = True
     job["script"] = [install_line(install, ""), f"dtf run --plan {PLAN_FILE} --shard {shlex.quote(sid)} "
                               f"--out {SHARDS_DIR} --artifacts {SHARDS_DIR}/artifacts"]
     paths = [f"{SHARDS_DIR}/{sid}.duckdb", f"{SHARDS_DIR}/{sid}.manifest.json", *produced]
-    job["artifacts"] = {"paths": ([PLAN_FILE] if first_wave else []) + paths,
+    job["artifacts"] = {"paths": paths,
                         "when": "always", "expire_in": "1 week"}
+    return job
+
+
+PLAN_STAGE = "plan"
+PLAN_RELAY_JOB = "plan.json"
+
+
+def _plan_relay_job(plan_job: str, tags: Sequence[str]) -> dict[str, Any]:
+    """Fetch plan.json from the parent's plan job once, for every later job of the child."""
+    job: dict[str, Any] = {"stage": PLAN_STAGE,
+                           "needs": [{"pipeline": "$PARENT_PIPELINE_ID", "job": plan_job}]}
+    if tags:
+        job["tags"] = list(tags)
+    job["interruptible"] = True
+    job["script"] = [f"test -s {PLAN_FILE}"]
+    job["artifacts"] = {"paths": [PLAN_FILE], "expire_in": "1 week"}
     return job
 
 
@@ -192,11 +208,14 @@ def child_pipeline(
     check_plan_names(plan)
     shards = sorted(plan.get("shards") or (), key=lambda s: (int(s["wave"]), str(s["id"])))
     waves = sorted({int(s["wave"]) for s in shards})
-    doc: dict[str, Any] = {"stages": [f"wave-{w}" for w in waves] + [AGGREGATE_STAGE]}
+    doc: dict[str, Any] = {"stages": ([PLAN_STAGE] if shards else [])
+                           + [f"wave-{w}" for w in waves] + [AGGREGATE_STAGE]}
     if image:
         doc["default"] = {"image": image}
     if variables:  # taken literally: GitLab must not expand a `$` in a branch name
         doc["variables"] = {str(k): {"value": str(v), "expand": False} for k, v in variables.items()}
+    if shards:
+        doc[PLAN_RELAY_JOB] = _plan_relay_job(plan_job, aggregate_tags)
     for shard in shards:
         doc[f"run {shard['id']}"] = _shard_job(shard, plan, first_wave=int(shard["wave"]) == waves[0],
                                                install=dtf_install, plan_job=plan_job,

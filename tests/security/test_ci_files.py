@@ -40,7 +40,7 @@ def test_gitlab_merge_request_values_are_literal(tmp_path):
            "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main\nevil: {script: [env]}"}
     text = child_pipeline(plan(tmp_path), image=None, dtf_install="x", variables=parent_variables(env))
     doc = yaml.safe_load(text)
-    assert set(doc) == {"stages", "variables", "run local-w1-1", "aggregate"}
+    assert set(doc) == {"stages", "variables", "plan.json", "run local-w1-1", "aggregate"}
     variables = doc["variables"]
     assert variables["DTF_CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"] == {"value": "feat/$CI_JOB_TOKEN", "expand": False}
     assert variables["DTF_CI_MERGE_REQUEST_TARGET_BRANCH_NAME"]["value"] == "main\nevil: {script: [env]}"
