@@ -224,37 +224,52 @@ def render_dashboard(
     verdicts: dict[str, Any], *, title: str = "dtf", run_url: str | None = None
 ) -> str:
     """The self-contained ``index.html``: everything inline, nothing fetched."""
-    return _dashboard(build_view(verdicts, title=title, run_url=run_url))
+    page, _ = _dashboard(build_view(verdicts, title=title, run_url=run_url), inline_max=None)
+    return page
 
 
-def _dashboard(view: dict[str, Any]) -> str:
+INLINE_SERIES_MAX = 2000
+"""Up to this many series the dashboard is one file; above it, histories go to side files."""
+
+HISTORY_CHUNK = 500
+"""Series per history side file (``data/history-N.js``): a click loads one ~100-300 KB file."""
+
+_INDEX_KEYS = (
+    "task", "metric", "target", "unit", "verdict", "direction", "change", "change_text",
+    "ci_text", "p_text", "p_value", "baseline_text", "current_text", "baseline", "current",
+    "baseline_n", "current_n", "reason", "scale",
+)
+_HEAVY_KEYS = ("history", "current_values")
+
+
+def _dashboard(view: dict[str, Any], inline_max: int | None = INLINE_SERIES_MAX) -> tuple[str, dict[str, str]]:
+    """``index.html`` and its side files (relative path -> text).
+
+    A year of history for 20,000 series is tens of megabytes: embedded, the page takes
+    seconds to parse before anything shows. Above ``inline_max`` series the page keeps only
+    the index (names, verdicts, figures) and each history lives in ``data/history-N.js``,
+    a script that calls ``dtfHistory(N, {...})``. Script files, not ``fetch``: browsers
+    refuse ``fetch`` of ``file://`` URLs, and the dashboard must work from a downloaded
+    artifact as well as from GitHub Pages.
+    """
     from markupsafe import Markup
 
-    keep = (
-        "task",
-        "metric",
-        "target",
-        "unit",
-        "verdict",
-        "direction",
-        "change",
-        "change_text",
-        "ci_text",
-        "p_text",
-        "p_value",
-        "baseline_text",
-        "current_text",
-        "baseline",
-        "current",
-        "baseline_n",
-        "current_n",
-        "reason",
-        "scale",
-        "history",
-        "current_values",
-    )
+    rows = view["rows"]
+    split = inline_max is not None and len(rows) > inline_max
+    keys = _INDEX_KEYS if split else _INDEX_KEYS + _HEAVY_KEYS
+    # Columns, not objects: 20,000 copies of 19 key names would be half of the page.
+    series = [[r[k] for k in keys] for r in rows]
+    side: dict[str, str] = {}
+    if split:
+        for start in range(0, len(rows), HISTORY_CHUNK):
+            chunk = start // HISTORY_CHUNK
+            part = {str(i): {k: rows[i][k] for k in _HEAVY_KEYS}
+                    for i in range(start, min(start + HISTORY_CHUNK, len(rows)))}
+            side[f"data/history-{chunk}.js"] = f"dtfHistory({chunk},{_json_for_script(part)});\n"
     data = {
-        "series": [{k: r[k] for k in keep} for r in view["rows"]],
+        "fields": list(keys),
+        "series": series,
+        "split": HISTORY_CHUNK if split else 0,
         "units": view["bad_units"],
         "rejected": view["rejected"],
         "absent": view["absent"],
@@ -263,9 +278,8 @@ def _dashboard(view: dict[str, Any]) -> str:
         "overall": view["overall"],
     }
     env = _environment()
-    return env.get_template("index.html.j2").render(
-        v=view, data_json=Markup(_json_for_script(data))
-    )
+    page = env.get_template("index.html.j2").render(v=view, data_json=Markup(_json_for_script(data)))
+    return page, side
 
 
 # Badge colours: hex for the SVG, a shields.io name for the endpoint JSON.
@@ -398,10 +412,11 @@ def write_report(
     view = _view(verdicts, title, run_url)
     put("report.md", _markdown(verdicts, view, "report.md.j2", max_comment_chars, len))
     put("summary.md", _markdown(verdicts, view, "summary.md.j2", max_summary_bytes, _bytes))
+    side_files: dict[str, str] = {}
     try:
         if view is None:
             raise ValueError("the verdicts could not be read")
-        page = _dashboard(view)
+        page, side_files = _dashboard(view)
     except Exception as error:  # noqa: BLE001 - the markdown report is still worth having
         from html import escape
 
@@ -409,6 +424,11 @@ def write_report(
             f"<!doctype html><meta charset=utf-8><title>{escape(title)}</title>"
             f"<p>dtf could not render the dashboard: {escape(repr(error))}</p>"
         )
+    for stale in (report_dir / "data").glob("history-*.js"):  # an earlier, larger report's
+        if f"data/{stale.name}" not in side_files:
+            stale.unlink(missing_ok=True)
+    for rel, text in side_files.items():
+        put(rel, text)
     put("index.html", page)
     try:
         badges = _badges(view, title) if view is not None else {"dtf": (title, "unknown", "none")}

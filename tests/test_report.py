@@ -411,7 +411,8 @@ def test_dashboard_embeds_data_safely(tmp_path: Path) -> None:
     assert payload
     assert "<" not in payload.group(1)
     data = json.loads(payload.group(1))
-    assert data["series"][0]["task"] == nasty and data["series"][0]["metric"] == "m\u2028n"
+    first = dict(zip(data["fields"], data["series"][0], strict=True))  # columns, one row per series
+    assert first["task"] == nasty and first["metric"] == "m\u2028n"
     assert "<script>alert(1)" not in html
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched from anywhere
 
