@@ -373,9 +373,10 @@ def test_wrong_tools_output_names_the_format_it_looks_like(tmp_path: Path, fmt: 
 
 
 @pytest.mark.parametrize("fmt", JSON_FORMATS)
-def test_wrong_json_tools_output_is_a_parse_error(tmp_path: Path, fmt: str) -> None:
-    err = error_of(fmt, DATA / ("hyperfine.json" if fmt != "vitest" else "pytest_benchmark.json"))
-    assert err.problem and err.path.endswith(".json")
+def test_wrong_json_tools_output_names_the_format_it_looks_like(tmp_path: Path, fmt: str) -> None:
+    err = error_of(fmt, DATA / "hyperfine.json")
+    assert err.path.endswith("hyperfine.json")
+    assert "it looks like hyperfine output: set `format: hyperfine`" in err.problem
 
 
 @pytest.mark.parametrize("fmt", TEXT_FORMATS)
@@ -394,6 +395,32 @@ def test_nan_and_infinity_are_refused_with_the_line(tmp_path: Path, fmt: str, ba
         assert err.place.startswith("line") or "no benchmark results found" in err.problem
         return
     assert all(math.isfinite(m.value) for m in result.measurements)
+
+
+NAN_JSON = {  # format: (document with a NaN where the tool's figure goes, the place named)
+    "jmh": ('[{"benchmark": "b", "mode": "avgt", "primaryMetric": {"score": NaN, "scoreUnit": "us/op"}}]',
+            "[0].primaryMetric.score"),
+    "jmh-raw": ('[{"benchmark": "b", "primaryMetric": {"score": 1, "rawData": [[1.0, Infinity]]}}]',
+                "[0].primaryMetric.rawData[0][1]"),
+    "benchmarkdotnet": ('{"Benchmarks": [{"FullName": "b", "Statistics": {"Mean": NaN}}]}',
+                        "Benchmarks[0].Statistics.Mean"),
+    "julia": ('[{}, [["BenchmarkGroup", {"data": {"f": ["TrialEstimate", {"time": NaN}]}}]]]',
+              "[1][0][1].data.f[1].time"),
+    "vitest": ('{"files": [{"groups": [{"fullName": "g", "benchmarks": [{"name": "b", "median": NaN}]}]}]}',
+               "files[0].groups[0].benchmarks[0].median"),
+    "asv": ('{"results": {"b.time_x": [NaN, []]}, "result_columns": ["result", "params"]}',
+            "results.b.time_x.result[0]"),
+    "cargo-criterion": ('{"reason": "benchmark-complete", "id": "b", "unit": "ns", '
+                        '"iteration_count": [1], "measured_values": [NaN]}',
+                        "line 1.measured_values[0]"),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(NAN_JSON))
+def test_nan_in_json_formats_is_refused_with_its_place(tmp_path: Path, fmt: str) -> None:
+    text, place = NAN_JSON[fmt]
+    err = error_of(fmt, write(tmp_path, text))
+    assert err.place == place and ("NaN" in err.problem or "infinity" in err.problem)
 
 
 @pytest.mark.parametrize("fmt", ["go-bench", "cargo-bench", "benchmark-js", "dart-benchmark"])

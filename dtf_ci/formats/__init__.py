@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
-from dtf_ci.errors import UsageError
+from dtf_ci.errors import ResultsFormatError, UsageError
 from dtf_ci.formats import (
     asv,
     benchmark_js,
@@ -232,9 +232,30 @@ def parse_with(fmt: Format, path: Path) -> ParseResult:
     gc.disable()
     try:
         return fmt.parse(Path(path))
+    except ResultsFormatError as exc:
+        raise _with_look(exc, fmt, Path(path)) from None
     finally:
         if enabled:
             gc.enable()
+
+
+def _family(fmt: Format) -> str:
+    """The module that reads a format: two names of one tool (jmh, jmh-raw) are one family."""
+    reader = getattr(fmt, "reader", None) or fmt.parse
+    return str(getattr(reader, "__module__", ""))
+
+
+def _with_look(exc: ResultsFormatError, fmt: Format, path: Path) -> ResultsFormatError:
+    """Add which tool's output the file looks like, when that is another tool than asked for."""
+    from dtf_ci.formats.detect import guess
+
+    if "it looks like" in exc.problem:
+        return exc
+    looks = guess(path)
+    if looks is None or looks not in FORMATS or _family(FORMATS[looks]) == _family(fmt):
+        return exc
+    return ResultsFormatError(exc.path, exc.place, f"{exc.problem}; it looks like {looks} "
+                              f"output: set `format: {looks}` (or `format: auto`)")
 
 
 def parse_results(format_name: str, path: Path) -> ParseResult:
