@@ -18,8 +18,7 @@ from dtf_ci.policy import fail_on_type
 # (PyYAML, DuckDB, psutil), so a command that needs more says which extra brings it.
 _EXTRA_OF_MODULE = {
     "requests": "providers", "github": "providers", "gitlab": "providers",
-    "jinja2": "aggregate", "numpy": "aggregate", "scipy": "aggregate", "sklearn": "aggregate",
-    "rich": "aggregate",
+    "jinja2": "aggregate", "numpy": "aggregate", "rich": "aggregate",
 }
 
 EPILOG = """\
