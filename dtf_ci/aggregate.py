@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,7 @@ def aggregate(
     plan: dict[str, Any] | None = None,
     history_spec: str | None = None,
     fdr: float = 0.05,
-    append: str = "auto",
+    append: str | Callable[[dict[str, Any]], tuple[bool, str]] = "auto",
     post: bool = False,
     context: Any = None,
     fail_on: str = "regression",
@@ -100,6 +101,7 @@ def aggregate(
             store, history, run_shas = None, {}, {}
     rows, drift = decide(run, history, thresholds=thresholds, missing_units=missing + skipped, fdr=fdr,
                          main_line=ctx.on_main_line and ctx.provider != "local", sha=ctx.sha, run_shas=run_shas)
+    busy_note = _set_aside_busy(rows, run)
     for sha in dict.fromkeys(r["landed_in"] for r in rows if r.get("landed_in")):
         # Usually this run's commit; an earlier one when the last runs already sat on the new level.
         landed = [r for r in rows if r.get("landed_in") == sha]
@@ -108,7 +110,7 @@ def aggregate(
         notes.append(f"landed in {sha[:12]}: {len(landed)} change(s) on the main line: {shown}{more}")
     counts = Counter(r["verdict"] for r in rows)
     run_id = (plan or {}).get("run-id") or (merge.run_ids[0] if merge.run_ids else "")
-    units = [_unit_row(u) for u in run.units] + [_unit_row(u) for u in missing]
+    units = [_unit_row(u, run.host_load.get(u["unit"])) for u in run.units] + [_unit_row(u) for u in missing]
     verdicts = {
         "schema": VERDICTS_SCHEMA, "run-id": run_id, "sha": ctx.sha, "ref": ctx.ref,
         "branch": ctx.branch, "event": ctx.event, "pr": ctx.pr_number, "run-url": ctx.run_url,
@@ -116,7 +118,7 @@ def aggregate(
         "tested": sum(1 for r in rows if r.get("p_value") is not None), "fdr": fdr,
         "shards": {"accepted": [s.shard_id for s in merge.accepted], "rejected": merge.rejected,
                    "absent": merge.absent},
-        "drift": drift, "notes": notes, "series": rows, "units": units,
+        "drift": drift, "host-busy": busy_note, "notes": notes, "series": rows, "units": units,
         "unschedulable": (plan or {}).get("unschedulable", []), "no-baseline": no_baseline,
         # In CI without the plan (its artifact not downloaded), units that never ran are unseen.
         "plan-missing": plan is None and ctx.provider != "local",
@@ -124,6 +126,7 @@ def aggregate(
     if plan and ctx.provider != "local":
         verdicts["job-overhead-s"] = measure_job_overheads(merged_path, plan)
     _apply_policy(verdicts, fail_on)
+    accepted = _acceptance(append, verdicts, store)
     result = AggregateResult(verdicts=verdicts, notes=notes)
     _write_json(report_dir / "verdicts.json", verdicts)
     from dtf_ci.report import write_report
@@ -135,7 +138,10 @@ def aggregate(
         result.notes.append(f"history not appended: {verdicts['policy']['missing-units']} unit(s) "
                             "missing; a partial run never becomes a baseline")
         log.warning(result.notes[-1])
-    elif store is not None and _should_append(append, ctx):
+    elif accepted is not None:
+        if accepted:
+            result.appended = _append(store, verdicts, ctx, merged_path, plan, result)
+    elif store is not None and _should_append(str(append), ctx):
         result.appended = _append(store, verdicts, ctx, merged_path, plan, result)
     elif store is not None:
         result.notes.append("history not appended: only runs on the default branch are appended (pull requests read it)")
@@ -173,10 +179,26 @@ def measure_job_overheads(merged: Path, plan: dict[str, Any]) -> dict[str, float
     return {t: round(statistics.median(v), 1) for t, v in per_target.items()}
 
 
-def _unit_row(u: dict[str, Any]) -> dict[str, Any]:
+def _set_aside_busy(rows: list[dict[str, Any]], run: Any) -> str:
+    """Series measured on a busy host: marked, their changes set aside (dtf_ci.busy)."""
+    from dtf_ci.busy import set_aside_busy
+
+    note = set_aside_busy(rows, run.host_load)
+    if note:
+        rows.sort(key=lambda r: (ORDER.index(r["verdict"]), r["task"], r["target"], r["metric"]))
+        log.warning(note)
+    return note
+
+
+def _unit_row(u: dict[str, Any], load: Any = None) -> dict[str, Any]:
     keys = ("unit", "task", "target", "status", "error_category", "reason", "attempts", "wall_s",
             "cpu_s", "peak_rss_mb", "exit_code", "shard_id", "gpu_peak_mem_mb", "gpu_util_pct")
     row = {k: u.get(k) for k in keys}
+    if load is not None:
+        from dataclasses import asdict
+
+        row["host_load"] = asdict(load)
+        row["host_busy"] = load.busy()
     tail = u.get("output_tail") or ""
     row["output_tail"] = "\n".join(tail.splitlines()[-15:]) if u.get("status") == "failed" else ""
     return row
@@ -188,6 +210,20 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     indent = 1 if len(data.get("series", ())) <= 2000 else None
     tmp.write_text(json.dumps(data, indent=indent, default=str) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
+
+def _acceptance(append: Any, verdicts: dict[str, Any], store: Any) -> bool | None:
+    """With an acceptance policy for ``append`` (``dtf local``): its answer, noted in the report.
+
+    None when ``append`` is a plain mode (auto/always/never) or there is no history.
+    """
+    if store is None or not callable(append):
+        return None
+    ok, why = append(verdicts)
+    verdicts["history-append"] = {"accepted": ok, "why": why}
+    if why:
+        verdicts["notes"].append(why)
+    return ok
 
 
 def _should_append(mode: str, ctx: Any) -> bool:
@@ -206,7 +242,9 @@ def _append(store: Any, verdicts: dict[str, Any], ctx: Any, merged: Path, plan: 
     meta = {"run-id": verdicts["run-id"] or now_iso(), "created-at": now_iso(), "sha": ctx.sha,
             "ref": ctx.ref, "branch": ctx.branch, "event": ctx.event, "provider": ctx.provider,
             "suite-sha256": (plan or {}).get("suite-sha256", ""), "counts": verdicts["counts"],
-            "overall": verdicts["overall"], "job-overhead-s": verdicts.get("job-overhead-s") or {}}
+            "overall": verdicts["overall"], "job-overhead-s": verdicts.get("job-overhead-s") or {},
+            "host-busy": verdicts.get("host-busy") or "",
+            "acceptance": (verdicts.get("history-append") or {}).get("why", "")}
     try:
         store.append(meta, merged)
     except FatalError as exc:
@@ -263,48 +301,10 @@ def policy_exit(verdicts: dict[str, Any], fail_on: str) -> int:
 
 
 def print_summary(verdicts: dict[str, Any], report_dir: Path) -> None:
-    """The terminal's summary table (rich): what changed first, the rest counted in one line."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+    """The terminal's summary table (dtf_ci.terminal)."""
+    from dtf_ci.terminal import print_summary as _print
 
-    from dtf_ci.report_format import fmt_ci, fmt_pct, fmt_value
-
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        console.width = max(console.width, 110)
-    table = Table(title=f"dtf · {verdicts['overall']}", title_justify="left")
-    for col in ("verdict", "task", "metric", "target", "baseline", "current", "change"):
-        right = col in ("baseline", "current", "change")
-        table.add_column(col, justify="right" if right else "left", no_wrap=col != "metric",
-                         overflow="fold" if col == "metric" else "ellipsis")
-    styles = {"regression": "bold red", "failed": "bold red", "missing": "yellow",
-              "inconclusive": "yellow", "improvement": "green", "new": "cyan", "unchanged": "dim"}
-    rows = verdicts["series"]
-    loud = [r for r in rows if r["verdict"] in ("regression", "failed", "missing", "improvement")]
-    loud_ids = {id(r) for r in loud}
-    quiet = [r for r in rows if id(r) not in loud_ids]
-    shown = loud[:40] + (quiet if len(rows) <= 12 else [])
-    for r in shown:
-        change = "—"
-        if r["verdict"] != "new" and r.get("ratio") is not None:
-            interval = fmt_ci(r.get("ci_low"), r.get("ci_high"))
-            change = fmt_pct(r["ratio"]) + (f" ({interval})" if interval else "")
-        # Names are data: rich Text (never markup: ``test_open[/dev/null]``), one inert line each.
-        table.add_row(Text(r["verdict"], style=styles.get(r["verdict"], "")), *(Text(log.inert(x)) for x in (
-                      r["task"], r["metric"] or "—", r["target"], fmt_value(r.get("baseline_median"), r["unit"]),
-                      fmt_value(r.get("current_median"), r["unit"]), change)))
-    if shown:
-        console.print(table)
-    for r in loud:
-        if r["verdict"] in ("failed", "missing") and r.get("reason"):
-            line = Text.assemble("  ", (log.inert(f"{r['task']}@{r['target']}"), "bold"), ": ", log.inert(r["reason"], 1000))
-            console.print(line, soft_wrap=True)
-    counts = ", ".join(f"{n} {v}" for v, n in verdicts["counts"].items() if n)
-    console.print(f"{len(rows)} series: {counts or 'none'}")
-    if verdicts.get("headline"):
-        console.print(log.inert(f"headline: {verdicts['headline']}", 2000), markup=False, highlight=False, soft_wrap=True)
-    console.print(f"report: {report_dir / 'report.md'} · dashboard: {report_dir / 'index.html'}", markup=False)
+    _print(verdicts, report_dir)
 
 
 def run_aggregate_command(args: Any) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from dtf_ci import __version__
 from dtf_ci.policy import HELP as FAIL_ON_HELP
@@ -142,24 +143,37 @@ def build_parser() -> argparse.ArgumentParser:
                    help="as for `dtf aggregate`")
     p.add_argument("--durations", metavar="FILE", help="as for `dtf plan`")
     p.add_argument("--no-progress", action="store_true", help="no live progress display")
-
-    p = sub.add_parser("history", help="the history store: list change points, import past results",
-                       description="Commands on the history store: `changes` lists change "
-                                   "points; `import` brings in github-action-benchmark's or "
-                                   "asv's past results.", epilog=EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    history_sub = p.add_subparsers(dest="history_command", metavar="SUBCOMMAND")
-    from dtf_ci.history_changes import add_parser as add_changes_parser
-
-    add_changes_parser(history_sub, EPILOG)
-    from dtf_ci.history_import import add_import_parser
-
-    add_import_parser(history_sub, EPILOG)
-
+    p.add_argument("--accept", action="store_true",
+                   help="append this run to the local history even with regressions, failed or "
+                        "missing units, or a busy host (default: only runs without them)")
+    _add_history_parser(sub)
     from dtf_ci.parse_cli import add_parse_parser
 
     add_parse_parser(sub, EPILOG)
     return parser
+
+
+def _add_history_parser(sub: Any) -> None:
+    p = sub.add_parser("history", help="the history store: change points, import, list runs, drop a bad run",
+                       description="Commands on the history store: `changes` lists change points; "
+                                   "`import` brings in github-action-benchmark's or asv's past "
+                                   "results; `list` and `drop` see and edit a local history folder "
+                                   "(default .dtf/history, the one `dtf local` uses).", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    hsub = p.add_subparsers(dest="history_command", metavar="SUBCOMMAND")
+    from dtf_ci.history_changes import add_parser as add_changes_parser
+
+    add_changes_parser(hsub, EPILOG)
+    from dtf_ci.history_import import add_import_parser
+
+    add_import_parser(hsub, EPILOG)
+    for name, text in (("list", "one line per run, oldest first: id, time, sha, verdicts"),
+                       ("drop", "remove runs (whole, atomically) so they are no baseline any more")):
+        q = hsub.add_parser(name, help=text, description=text)
+        q.add_argument("--history", default=".dtf/history", metavar="H",
+                       help="history folder (default .dtf/history)")
+        if name == "drop":
+            q.add_argument("run", nargs="+", metavar="RUN", help="run id, as `dtf history list` shows it")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -247,9 +261,9 @@ def _dispatch(args: argparse.Namespace) -> int:
             from dtf_ci.history_import import run_history_import_command
 
             return run_history_import_command(args)
-        from dtf_ci.errors import UsageError
+        from dtf_ci.history_cli import run_history_command
 
-        raise UsageError("name a subcommand (changes, import); see `dtf history --help`")
+        return run_history_command(args)
     if args.command == "parse":
         from dtf_ci.parse_cli import run_parse_command
 

@@ -13,13 +13,48 @@ import multiprocessing
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from dtf_ci import log
 
 
-def _shard_worker(plan_path: str, shard_id: str, out_dir: str, queue: Any) -> dict[str, int]:
+class UnitGate:
+    """Benchmark units run alone; other units (tests, builds) share the cores.
+
+    Shards run in parallel worker processes, but a benchmark timed while another unit keeps
+    a core busy measures the neighbour as much as the code. Every unit takes slots of one
+    semaphore with as many slots as workers: a unit of a task with ``parallel: false`` (the
+    default for tasks with a ``format``) takes them all, any other unit takes one. Slots are
+    taken under one lock, so a waiting benchmark is not overtaken forever (no starvation) and
+    two units never each hold part of what the other needs (no deadlock).
+    """
+
+    def __init__(self, slots: int, lock: Any, semaphore: Any) -> None:
+        self.slots = max(1, slots)
+        self.lock = lock
+        self.semaphore = semaphore
+
+    @contextmanager
+    def __call__(self, task: dict[str, Any]) -> Iterator[None]:
+        parallel = task.get("parallel")
+        if parallel is None:
+            parallel = task.get("format") is None
+        need = 1 if parallel else self.slots
+        with self.lock:
+            for _ in range(need):
+                self.semaphore.acquire()
+        try:
+            yield
+        finally:
+            for _ in range(need):
+                self.semaphore.release()
+
+
+def _shard_worker(plan_path: str, shard_id: str, out_dir: str, queue: Any,
+                  gate: UnitGate | None = None) -> dict[str, int]:
     """Run one shard in a worker process; report unit events through the queue."""
     from dtf_ci.run import execute_shard
 
@@ -28,7 +63,7 @@ def _shard_worker(plan_path: str, shard_id: str, out_dir: str, queue: Any) -> di
     def progress(event: str, unit: str, info: dict[str, Any]) -> None:
         queue.put((event, unit, info.get("status", "")))
 
-    results = execute_shard(plan, shard_id, Path(out_dir), progress=progress)
+    results = execute_shard(plan, shard_id, Path(out_dir), progress=progress, gate=gate)
     return {"units": len(results), "failed": sum(1 for r in results if r.status != "passed")}
 
 
@@ -82,12 +117,13 @@ def run_waves(plan: dict[str, Any], plan_path: Path, shards_dir: Path, workers: 
     ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     manager = ctx.Manager()
     queue = manager.Queue()
+    gate = UnitGate(workers, manager.Lock(), manager.Semaphore(max(1, workers)))
     try:
         waves = sorted({s["wave"] for s in plan.get("shards", [])})
         for wave in waves:
             shards = [s["id"] for s in plan["shards"] if s["wave"] == wave]
             with cf.ProcessPoolExecutor(max_workers=max(1, min(workers, len(shards))), mp_context=ctx) as pool:
-                futures = {pool.submit(_shard_worker, str(plan_path), sid, str(shards_dir), queue): sid for sid in shards}
+                futures = {pool.submit(_shard_worker, str(plan_path), sid, str(shards_dir), queue, gate): sid for sid in shards}
                 pending = set(futures)
                 while pending:
                     finished, pending = cf.wait(pending, timeout=0.1)
@@ -109,6 +145,43 @@ def _drain(queue: Any, display: _Display) -> None:
         except Exception:  # queue.Empty through the manager proxy
             return
         display.event(event, unit, status)
+
+
+class AcceptancePolicy:
+    """Which runs ``dtf local`` appends to its history: the ones the user would accept.
+
+    The history is the baseline of every later run. A run with a regression, a failed or
+    missing unit, or measured on a busy host would move the baseline towards what went wrong:
+    the next run then hides a real slowdown or reports a false improvement. Such a run is
+    appended only with ``--accept`` (the change was intended). The exception is the very first
+    run on a busy host: a busy baseline beats none, and it is marked as busy in the history
+    (``dtf history list``; ``dtf history drop RUN`` removes it once a quiet run exists).
+    """
+
+    def __init__(self, *, accept: bool, has_baseline: bool) -> None:
+        self.accept = accept
+        self.has_baseline = has_baseline
+
+    def __call__(self, verdicts: dict[str, Any]) -> tuple[bool, str]:
+        counts = verdicts.get("counts") or {}
+        run_id = verdicts.get("run-id") or "this run"
+        problems = [f"{counts[v]} {v}" for v in ("regression", "failed", "missing") if counts.get(v)]
+        busy = str(verdicts.get("host-busy") or "")
+        only_busy = bool(busy and self.has_baseline and not problems)
+        if busy and self.has_baseline:
+            problems.append(busy.split(";")[0])
+        if self.accept:
+            why = f"run {run_id} appended to history with --accept" + (f" ({', '.join(problems)})" if problems else "")
+            return True, why
+        if problems:
+            advice = ("rerun on a quieter host, or with --accept to take it anyway" if only_busy
+                      else "if the change is intended, rerun with --accept")
+            return False, (f"run {run_id} not appended to history ({', '.join(problems)}): the baseline "
+                           f"stays the last accepted run; {advice}")
+        if busy:
+            return True, (f"run {run_id} appended as the first baseline although the {busy.split(';')[0]}; "
+                          f"`dtf history drop {run_id}` once a quiet run exists")
+        return True, ""
 
 
 def run_local_command(args: Any) -> int:
@@ -148,10 +221,13 @@ def run_local_command(args: Any) -> int:
     run_waves(plan, plan_path, shards_dir, workers, show_progress=not args.no_progress)
     elapsed = time.monotonic() - started
     ctx = get_provider("local").context()
+    policy = AcceptancePolicy(accept=bool(getattr(args, "accept", False)), has_baseline=bool(store.runs()))
     result = aggregate(shards_dir, report_dir, plan=plan, history_spec=str(history_dir),
-                       append="always", context=ctx, fail_on=args.fail_on)
+                       append=policy, context=ctx, fail_on=args.fail_on)
     print_summary(result.verdicts, report_dir)
-    log.info(f"ran in {elapsed:.1f}s (plan estimated {plan.get('makespan-s', 0):.1f}s); history: {history_dir}")
+    appended = f"appended run {plan.get('run-id')}" if result.appended else "not appended"
+    log.info(f"ran in {elapsed:.1f}s (plan estimated {plan.get('makespan-s', 0):.1f}s); "
+             f"history: {history_dir} ({appended})")
     for note in result.notes:
         log.info(f"note: {note}")
     if result.verdicts["policy"]["exit-code"]:

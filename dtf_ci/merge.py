@@ -72,10 +72,11 @@ def merge_shards(shards_dir: Path, merged_path: Path, plan: dict[str, Any] | Non
                 for start in range(0, len(aliases), 64):  # bounded statement size
                     union = " UNION ALL ".join(copy_sql(table, a, cols) for a in aliases[start:start + 64])
                     con.execute(f"INSERT INTO {table} ({col_names}) {union}")
+        host_loads = _host_loads(con, [alias for alias, _ in attached], result.accepted)
         for alias, _ in attached:
             con.execute(f"DETACH {alias}")
         meta = [("schema", "dtf.merged/1"), ("shards", ",".join(s.shard_id for s in result.accepted)),
-                ("run-id", ",".join(result.run_ids))]
+                ("run-id", ",".join(result.run_ids)), *host_loads]
         con.executemany("INSERT INTO dtf_meta VALUES (?, ?)", meta)
         con.execute("CHECKPOINT")
     finally:
@@ -83,6 +84,20 @@ def merge_shards(shards_dir: Path, merged_path: Path, plan: dict[str, Any] | Non
         shutil.rmtree(private, ignore_errors=True)
     os.replace(tmp, merged_path)
     return result
+
+
+def _host_loads(con: Any, aliases: list[str], accepted: list[VerifiedShard]) -> list[tuple[str, str]]:
+    """Each shard's per-unit load records (dtf_ci.busy), as ``host-load:SHARD`` meta rows."""
+    from dtf_ci.busy import META_KEY
+
+    out = []
+    for alias, shard in zip(aliases, accepted, strict=True):
+        # hostile data: a bounded text, parsed (never trusted) by dtf_ci.busy.decode
+        row = con.execute(f"SELECT value FROM {alias}.dtf_meta WHERE key = ? AND length(value) <= 1000000",
+                          [META_KEY]).fetchone()
+        if row and row[0]:
+            out.append((f"{META_KEY}:{shard.shard_id}", str(row[0])))
+    return out
 
 
 def _verify_all(con: Any, manifests: list[Path], plan: dict[str, Any] | None, result: MergeResult,

@@ -62,6 +62,13 @@ class Task:
     produces: tuple[str, ...] = ()
     paths: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    # May a unit of this task share the machine's cores with other units (dtf local)?
+    # None: the default, no for benchmarks (a ``format``), yes for everything else.
+    parallel: bool | None = None
+
+    @property
+    def runs_in_parallel(self) -> bool:
+        return self.format is None if self.parallel is None else self.parallel
 
 
 @dataclass(frozen=True)

@@ -456,8 +456,13 @@ def build_view(
         tested = sum(counts[v] for v in ("regression", "improvement", "unchanged", "inconclusive"))
     fdr = _num(verdicts.get("fdr"))
     parts, also = _headline(by, bad, drift_raw, targets)
+    busy = _text(verdicts.get("host-busy"))
+    if busy:  # the numbers above may be the load: say so in the headline itself
+        parts.append("⚠️ " + busy)
     state = "failed" if any(u["status"] == "failed" for u in bad) else overall
     parts, state = _policy_headline(verdicts, parts, state)
+    if busy and state in ("unchanged", "new", "improvement"):
+        state = "inconclusive"
     sha = _text(verdicts.get("sha"))
     notes = (
         [_text(n) for n in verdicts.get("notes") or [] if n]

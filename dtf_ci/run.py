@@ -17,11 +17,13 @@ import shutil
 import signal
 import tempfile
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dtf_ci import gpu_sampling, limits, log
+from dtf_ci import busy, gpu_sampling, limits, log
+from dtf_ci.busy import UnitLoad
 from dtf_ci.errors import PlanError, ResultsFormatError
 from dtf_ci.execute import Outcome, run_command
 from dtf_ci.model import Measurement
@@ -30,6 +32,9 @@ from dtf_ci.repeats import repeat_bounds, should_stop
 from dtf_ci.shard import ShardFiles, write_shard
 
 ProgressFn = Callable[[str, str, dict[str, Any]], None]
+#: Wraps the execution of one unit (its plan task dict): ``dtf local`` passes one that lets a
+#: benchmark unit run alone while test units share the cores (dtf_ci.local.UnitGate).
+GateFn = Callable[[dict[str, Any]], AbstractContextManager[None]]
 
 
 @dataclass
@@ -50,6 +55,7 @@ class UnitResult:
     output_tail: list[str] = field(default_factory=list)
     samples: list[tuple[int, Measurement]] = field(default_factory=list)
     gpu: gpu_sampling.GpuUsage | None = None  # None: no NVML here, nothing sampled
+    host_load: UnitLoad | None = None  # load average and CPU steal around the unit (dtf_ci.busy)
 
 
 def _classify(outcome: Outcome) -> tuple[str, str, bool]:
@@ -79,13 +85,18 @@ def _classify(outcome: Outcome) -> tuple[str, str, bool]:
     return "test", f"exited with code {code}", False
 
 
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 class ShardRunner:
     """Runs the units of one shard; holds what the units share (host, plan, folders)."""
 
     def __init__(self, plan: dict[str, Any], shard: dict[str, Any], *, out_dir: Path,
                  artifacts_dir: Path | None = None, progress: ProgressFn | None = None,
-                 echo: bool = False) -> None:
+                 echo: bool = False, gate: GateFn | None = None) -> None:
         self.plan = plan
+        self.gate: GateFn = gate or (lambda _task: nullcontext())
         self.shard = shard
         self.out_dir = out_dir
         self.artifacts_dir = artifacts_dir
@@ -149,13 +160,26 @@ class ShardRunner:
     def _run_unit(self, unit: dict[str, Any]) -> UnitResult:
         task = self.plan["tasks"][unit["task"]]
         res = UnitResult(unit["id"], unit["task"], unit["target"])
-        res.started_at = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
-        self.progress("start", unit["id"], {})
         blocked = self._failed_dependency(unit)
         if blocked:
+            res.started_at = _now()
+            self.progress("start", unit["id"], {})
             res.status, res.error_category, res.reason = "skipped", "dependency", f"skipped: {blocked}"
             self.progress("end", unit["id"], {"status": res.status})
             return res
+        with self.gate(task):
+            res.started_at = _now()
+            self.progress("start", unit["id"], {})
+            before = busy.snapshot()
+            res.repeat = self._repeat(unit, task, res)
+            res.host_load = busy.between(before, busy.snapshot(), cpu_s=res.cpu_s, wall_s=res.wall_s)
+        if res.status == "passed":
+            self._export_artifacts(unit["id"])
+        self.progress("end", unit["id"], {"status": res.status, "wall_s": res.wall_s})
+        return res
+
+    def _repeat(self, unit: dict[str, Any], task: dict[str, Any], res: UnitResult) -> int:
+        """Run repetitions until the stop rule says enough; the number taken."""
         repeat, max_repeat = repeat_bounds(task)
         retries = int(task.get("retries") or 0)
         threshold = float(task.get("threshold") or 0.03)
@@ -164,15 +188,10 @@ class ShardRunner:
         while rep < max_repeat:
             if self._enough(res, rep, repeat, max_repeat, threshold):
                 break
-            ok = self._run_repetition(unit, task, fmt, rep, retries, res)
-            if not ok:
+            if not self._run_repetition(unit, task, fmt, rep, retries, res):
                 break
             rep += 1
-        res.repeat = rep
-        if res.status == "passed":
-            self._export_artifacts(unit["id"])
-        self.progress("end", unit["id"], {"status": res.status, "wall_s": res.wall_s})
-        return res
+        return rep
 
     def _enough(self, res: UnitResult, n: int, repeat: int, max_repeat: int, threshold: float) -> bool:
         """The adaptive-repeat stop rule (dtf_ci.repeats): precise enough, or cannot become so."""
@@ -278,20 +297,22 @@ def write_results(plan: dict[str, Any], shard: dict[str, Any], results: list[Uni
             samples.append((run_id, shard_id, r.task, r.target, host.fingerprint, m.metric, m.unit,
                             m.direction, rep, repr(float(m.value))))
     meta = {"target": target, "wave": str(shard.get("wave", 1)),
-            "suite-sha256": str(plan.get("suite-sha256", ""))}
+            "suite-sha256": str(plan.get("suite-sha256", "")),
+            busy.META_KEY: busy.encode({r.unit: r.host_load for r in results if r.host_load})}
     return write_shard(out_dir, run_id=run_id, shard_id=shard_id, meta=meta, hosts=hosts,
                        units=units, samples=samples)
 
 
 def execute_shard(plan: dict[str, Any], shard_id: str, out_dir: Path, *, artifacts_dir: Path | None = None,
-                  progress: ProgressFn | None = None, echo: bool = False) -> list[UnitResult]:
+                  progress: ProgressFn | None = None, echo: bool = False,
+                  gate: GateFn | None = None) -> list[UnitResult]:
     shards = {s["id"]: s for s in plan.get("shards", [])}
     if shard_id not in shards:
         known = ", ".join(sorted(shards)) or "none"
         raise PlanError(f"the plan has no shard {shard_id!r} (its shards: {known})")
     shard = shards[shard_id]
     runner = ShardRunner(plan, shard, out_dir=out_dir, artifacts_dir=artifacts_dir,
-                         progress=progress, echo=echo)
+                         progress=progress, echo=echo, gate=gate)
     results = runner.run()
     write_results(plan, shard, results, out_dir)
     return results

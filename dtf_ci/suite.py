@@ -27,7 +27,7 @@ TARGET_KEYS = ("runs-on", "facts", "autoscaled", "max-runners")
 DEFAULT_KEYS = ("repeat", "max-repeat", "timeout", "retries", "threshold")
 TASK_KEYS = (
     "id", "run", "format", "requires", "across", "depends-on", "group", "repeat",
-    "max-repeat", "timeout", "retries", "threshold", "produces", "paths", "env",
+    "max-repeat", "timeout", "retries", "threshold", "produces", "paths", "env", "parallel",
 )
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -299,8 +299,18 @@ def _parse_tasks(raw: Any, defaults: Defaults, problems: _Problems, line: int | 
             produces=_str_list(entry.get("produces"), f"{place}.produces", problems, _line(entry, "produces")),
             paths=_str_list(entry.get("paths"), f"{place}.paths", problems, _line(entry, "paths")),
             env={str(k): str(v) for k, v in env_raw.items()},
+            parallel=_parallel(entry, place, problems),
         )
     return tasks
+
+
+def _parallel(entry: dict[Any, Any], place: str, problems: _Problems) -> bool | None:
+    """``parallel: true|false``; absent: None (benchmarks alone, other tasks in parallel)."""
+    value = entry.get("parallel")
+    if value is None or isinstance(value, bool):
+        return value
+    problems.add(f"{place}.parallel", f"expected true or false, got {value!r}", _line(entry, "parallel"))
+    return None
 
 
 def _once_without_format(entry: dict[Any, Any], fmt: Any, common: Defaults) -> Defaults:

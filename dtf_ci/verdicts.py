@@ -26,6 +26,7 @@ class RunData:
     series: dict[SeriesKey, dict[str, Any]] = field(default_factory=dict)  # unit, direction, values, hosts
     units: list[dict[str, Any]] = field(default_factory=list)
     hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    host_load: dict[str, Any] = field(default_factory=dict)  # unit -> dtf_ci.busy.UnitLoad
 
 
 def read_run(merged_db: str) -> RunData:
@@ -51,6 +52,10 @@ def read_run(merged_db: str) -> RunData:
             data.units.append(dict(zip(cols, row, strict=True)))
         for host_id, hostname, target in con.execute("SELECT host_id, hostname, target FROM hosts").fetchall():
             data.hosts[host_id] = {"hostname": hostname, "target": target}
+        from dtf_ci.busy import META_KEY, decode
+
+        for (value,) in con.execute("SELECT value FROM dtf_meta WHERE starts_with(key, ?)", [META_KEY + ":"]).fetchall():
+            data.host_load.update(decode(value))
     finally:
         con.close()
     return data

@@ -113,10 +113,75 @@ def test_local_catches_a_slowdown_on_a_load_independent_metric(tmp_path):
     assert series[("sort", "sort_compares")]["verdict"] == "unchanged"
     assert series[("sort", "sort_compares")]["baseline_n"] == 5
 
+    assert len(history_runs(tmp_path)) == 2
+
     slow = dtf(tmp_path, "local", "--no-progress", env={"SLOWDOWN": "1.3"})
-    series, _ = verdicts(tmp_path)
+    series, data = verdicts(tmp_path)
     assert series[("sort", "sort_compares")]["verdict"] == "regression", slow.stderr
     assert series[("sort", "sort_compares")]["ratio"] > 1.3
     assert slow.returncode == 1
     assert "regression" in slow.stderr
-    assert len(history_runs(tmp_path)) == 3
+    # A regressed run is not the next baseline unless the user accepts it.
+    assert len(history_runs(tmp_path)) == 2
+    assert "not appended to history (1 regression)" in slow.stderr and "--accept" in slow.stderr
+    assert data["history-append"]["accepted"] is False
+    assert "not appended to history" in (tmp_path / ".dtf" / "report" / "report.md").read_text()
+
+    accepted = dtf(tmp_path, "local", "--no-progress", "--accept", env={"SLOWDOWN": "1.3"})
+    assert accepted.returncode == 1  # still a regression against the baseline: only now accepted
+    runs = history_runs(tmp_path)
+    assert len(runs) == 3
+    accepted_id = json.loads(runs[-1].read_text())["run-id"]
+    listed = dtf(tmp_path, "history", "list")
+    assert accepted_id in listed.stdout and "accepted with --accept" in listed.stdout
+
+    missing = dtf(tmp_path, "history", "drop", "no-such-run")
+    assert missing.returncode == 2 and "no run 'no-such-run'" in missing.stderr
+    dropped = dtf(tmp_path, "history", "drop", accepted_id)
+    assert dropped.returncode == 0, dropped.stderr
+    assert len(history_runs(tmp_path)) == 2
+    assert not [p for p in (tmp_path / ".dtf" / "history" / "runs").iterdir() if p.name.startswith(".")]
+    # With the accepted run gone, the slowdown is a regression again.
+    again = dtf(tmp_path, "local", "--no-progress", env={"SLOWDOWN": "1.3"})
+    series, _ = verdicts(tmp_path)
+    assert series[("sort", "sort_compares")]["verdict"] == "regression", again.stderr
+
+
+GATED = '''
+import json, os, pathlib, sys, time
+marks = pathlib.Path("marks")
+marks.mkdir(exist_ok=True)
+me = marks / f"{os.environ['DTF_UNIT']}.{os.environ['DTF_REPETITION']}"
+seen = {p.name for p in marks.iterdir()}
+me.touch()
+time.sleep(float(sys.argv[1]))
+seen |= {p.name for p in marks.iterdir() if p != me}
+me.unlink()
+with open("seen.txt", "a") as fh:
+    fh.write(json.dumps([os.environ["DTF_UNIT"], sorted(seen)]) + "\\n")
+if len(sys.argv) > 2:
+    json.dump([{"name": "t", "unit": "s", "value": 1.0}], open(sys.argv[2], "w"))
+'''
+
+
+def test_benchmark_units_run_alone_tests_may_share(tmp_path):
+    (tmp_path / "gated.py").write_text(GATED, encoding="utf-8")
+    py = sys.executable
+    (tmp_path / "dtf.yml").write_text(textwrap.dedent(f"""
+        version: 1
+        defaults: {{repeat: 2, threshold: 10%}}
+        tasks:
+          - {{id: bench-a, run: "{py} gated.py 0.2 {{results}}", format: custom-smaller-is-better}}
+          - {{id: bench-b, run: "{py} gated.py 0.2 {{results}}", format: custom-smaller-is-better}}
+          - {{id: test-a, run: "{py} gated.py 0.6", repeat: 2}}
+          - {{id: test-b, run: "{py} gated.py 0.6", repeat: 2}}
+          - {{id: bench-shared, run: "{py} gated.py 0.1 {{results}}", format: custom-smaller-is-better, parallel: true}}
+    """).lstrip(), encoding="utf-8")
+    out = dtf(tmp_path, "local", "--no-progress", "--workers", "3")
+    assert out.returncode == 0, out.stderr
+    seen = [json.loads(line) for line in (tmp_path / "seen.txt").read_text().splitlines()]
+    assert {unit for unit, _ in seen} == {"bench-a@local", "bench-b@local", "test-a@local",
+                                          "test-b@local", "bench-shared@local"}
+    for unit, others in seen:
+        if unit in ("bench-a@local", "bench-b@local"):
+            assert others == [], f"{unit} ran beside {others}"

@@ -7,6 +7,7 @@ import time
 import duckdb
 import pytest
 
+from dtf_ci.busy import decode
 from dtf_ci.errors import PlanError
 from dtf_ci.repeats import half_width, needed_repetitions, should_stop
 from dtf_ci.run import execute_shard
@@ -184,8 +185,12 @@ def test_shard_files_are_written_and_verify(tmp_path):
     plan = make_plan(tmp_path, {"a": {"run": "true", "repeat": 2}, "b": {"run": "exit 2"}})
     execute_shard(plan, "local-w1-1", tmp_path / "out")
     manifest = json.loads((tmp_path / "out" / "local-w1-1.manifest.json").read_text())
-    assert manifest["rows"] == {"dtf_meta": 8, "hosts": 1, "units": 2, "samples": 2}
+    assert manifest["rows"] == {"dtf_meta": 9, "hosts": 1, "units": 2, "samples": 2}
     shard = verify_shard(tmp_path / "out" / "local-w1-1.manifest.json")
+    # Load average and CPU steal around each unit (dtf_ci.busy), also for the failed one.
+    meta = dict(duckdb.connect(str(shard.db), read_only=True).execute("SELECT key, value FROM dtf_meta").fetchall())
+    loads = decode(meta["host-load"])
+    assert set(loads) == {"a@local", "b@local"} and all(r.cores >= 1 for r in loads.values())
     assert shard.shard_id == "local-w1-1" and shard.run_id == "run-1"
     con = duckdb.connect(str(shard.db), read_only=True)
     rows = con.execute("SELECT unit, status, error_category, attempts, exit_code FROM units ORDER BY unit").fetchall()

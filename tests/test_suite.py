@@ -205,3 +205,32 @@ def test_max_repeat_below_repeat(write_suite):
     )
     (problem,) = problems_of(path)
     assert "tasks[0].max-repeat: must be at least repeat (5), got 3" in problem
+
+
+def test_parallel_defaults_to_alone_for_benchmarks(write_suite):
+    path = write_suite(
+        """
+        version: 1
+        tasks:
+          - {id: unit-tests, run: pytest}
+          - {id: bench, run: "b {results}", format: custom-smaller-is-better}
+          - {id: shared, run: "b {results}", format: custom-smaller-is-better, parallel: true}
+          - {id: lonely, run: make, parallel: false}
+        """
+    )
+    suite = load_suite(path)
+    assert [suite.tasks[t].runs_in_parallel for t in ("unit-tests", "bench", "shared", "lonely")] == [
+        True, False, True, False]
+
+
+def test_parallel_must_be_a_boolean(write_suite):
+    path = write_suite(
+        """
+        version: 1
+        tasks:
+          - {id: a, run: x, parallel: "yes please"}
+        """
+    )
+    with pytest.raises(SuiteError) as exc:
+        load_suite(path)
+    assert "tasks[0].parallel: expected true or false, got 'yes please'" in str(exc.value)
