@@ -128,15 +128,19 @@ def load_suite(path: str | Path) -> Suite:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path_text}:{mark.line + 1}:{mark.column + 1}" if mark else path_text
         reason = getattr(exc, "problem", None) or str(exc)
-        raise SuiteError([f"{where}: not valid YAML: {reason}"]) from None
+        hint = yaml_hint(text, mark.line + 1 if mark else None, str(reason))
+        raise SuiteError([f"{where}: not valid YAML: {reason}{hint}"]) from None
     return parse_suite(data, path_text, root=file.resolve().parent, problems=problems)
 
 
 def parse_suite(data: Any, path: str, *, root: Path, problems: _Problems | None = None) -> Suite:
     """Validate an already-loaded suite document (``load_suite`` without the file)."""
     problems = problems or _Problems(path)
+    if data is None:
+        raise SuiteError([f"{path}: the file is empty: a suite needs at least `version: 1` and a "
+                          "`tasks:` list (see docs/suite.md, or copy examples/quickstart/dtf.yml)"])
     if not isinstance(data, dict):
-        raise SuiteError([f"{path}: expected a mapping with version, targets, defaults, tasks; got {type(data).__name__}"])
+        raise SuiteError([f"{path}: expected a mapping with version, targets, defaults, tasks; got {_kind(data)}"])
     data = data if isinstance(data, _Map) else _Map(data)
     if not hasattr(data, "key_lines"):
         data.key_lines = {}
@@ -267,10 +271,7 @@ def _parse_tasks(raw: Any, defaults: Defaults, problems: _Problems, line: int | 
         if tid in tasks:
             problems.add(f"{place}.id", f"task '{tid}' is defined twice (ids must be unique)", _line(entry, "id"))
             continue
-        run = entry.get("run")
-        if not isinstance(run, str) or not run.strip():
-            problems.add(f"{place}.run", "required: the shell command to run", _line(entry, "run") or _line(entry))
-            run = ""
+        run = _run_command(entry, place, problems)
         fmt = entry.get("format")
         if fmt is not None and formats and fmt not in accepted:
             problems.add(f"{place}.format", f"unknown format {fmt!r}{did_you_mean(str(fmt), formats)} (known: {', '.join(formats)})", _line(entry, "format"))
@@ -302,6 +303,64 @@ def _parse_tasks(raw: Any, defaults: Defaults, problems: _Problems, line: int | 
             parallel=_parallel(entry, place, problems),
         )
     return tasks
+
+
+def _run_command(entry: dict[Any, Any], place: str, problems: _Problems) -> str:
+    """A task's ``run``: one shell command as a string. Missing, wrong type and empty differ."""
+    line = _line(entry, "run") or _line(entry)
+    if "run" not in entry:
+        problems.add(f"{place}.run", "required: the shell command to run", line)
+        return ""
+    run = entry["run"]
+    if isinstance(run, str) and run.strip():
+        return run
+    if isinstance(run, str) or run is None:
+        problems.add(f"{place}.run", "is empty: give the shell command to run", line)
+    elif isinstance(run, list):
+        problems.add(f"{place}.run", "is a list, expected one shell command as a string: join the "
+                     "commands with && on one line, or write a block (run: |) with one per line", line)
+    else:
+        problems.add(f"{place}.run", f"expected the shell command as a string, got {_kind(run)} "
+                     f"({run!r}): quote it", line)
+    return ""
+
+
+def _kind(value: Any) -> str:
+    """How a YAML user would name a value's type: 'a list', 'a number', not 'NoneType'."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def yaml_hint(text: str, line: int | None, reason: str) -> str:
+    """A fix for the YAML mistakes people make in suites, or "" when there is no good guess.
+
+    The common trap is a command with ``: `` in it (``run: echo a: b``, ``run: python -c
+    "d = {'a': 1}"`` spelled without quotes): YAML reads a second mapping there.
+    """
+    lines = text.splitlines()
+    src = lines[line - 1] if line and 0 < line <= len(lines) else ""
+    if "mapping values are not allowed" in reason:
+        key, sep, value = src.strip().lstrip("- ").partition(": ")
+        if sep and ": " in value and not value.lstrip().startswith(("'", '"')):
+            quoted = "'" + value.strip().replace("'", "''") + "'"
+            return f"; a value containing ': ' must be quoted, e.g. {key}: {quoted}"
+        return "; a value containing ': ' must be quoted (wrap it in single quotes)"
+    if "'\\t'" in reason or "\t" in reason:
+        return "; YAML indents with spaces, not tabs"
+    if "found unexpected end of stream" in reason or "found unexpected ':'" in reason:
+        return "; check the quotes on this line: a quoted value must be closed on the same line"
+    return ""
 
 
 def _parallel(entry: dict[Any, Any], place: str, problems: _Problems) -> bool | None:

@@ -28,7 +28,12 @@ def parse_duration(value: object) -> float:
 
 
 def parse_threshold(value: object) -> float:
-    """``3%`` or ``0.03`` -> 0.03. A bare number above 1 is read as percent (``5`` -> 5%)."""
+    """``3%`` or ``0.03`` -> 0.03.
+
+    A bare number must be a fraction below 1: ``threshold: 5`` is an error, not 5 % (and not
+    500 %). Reading 5 as 5 % while 1 meant 100 % made the same key mean two scales; writing
+    the percent sign, or the fraction, leaves no doubt.
+    """
     if isinstance(value, bool):
         raise ValueError(f"expected a threshold like 3% or 0.03, got {value!r}")
     text = str(value).strip()
@@ -37,11 +42,18 @@ def parse_threshold(value: object) -> float:
             fraction = float(text[:-1]) / 100.0
         else:
             fraction = float(text)
-            if fraction > 1:
-                fraction /= 100.0
-    except ValueError:
+            if fraction >= 1:
+                raise ValueError(
+                    f"a bare number is a fraction below 1 (0.05 = 5%), got {value!r}: write "
+                    f"{_pct(fraction)}% for {_pct(fraction)} percent, or {fraction / 100:g} as a fraction")
+    except ValueError as exc:
+        if "fraction below 1" in str(exc):
+            raise
         raise ValueError(f"expected a threshold like 3% or 0.03, got {value!r}") from None
-    if not 0 <= fraction < 10:
+    if not 0 <= fraction < 10 or fraction != fraction:
         raise ValueError(f"a threshold must be between 0% and 1000%, got {value!r}")
     return fraction
 
+
+def _pct(x: float) -> str:
+    return f"{x:g}"

@@ -185,9 +185,82 @@ def test_bad_durations(text):
         parse_duration(text)
 
 
-@pytest.mark.parametrize(("text", "fraction"), [("3%", 0.03), (0.05, 0.05), ("10", 0.10), ("0%", 0.0)])
+@pytest.mark.parametrize(("text", "fraction"), [("3%", 0.03), (0.05, 0.05), ("0.1", 0.10), ("0%", 0.0),
+                                              ("150%", 1.5), (0, 0.0)])
 def test_thresholds(text, fraction):
     assert parse_threshold(text) == pytest.approx(fraction)
+
+
+@pytest.mark.parametrize(("value", "fix"), [(5, "write 5% for 5 percent, or 0.05 as a fraction"),
+                                            ("10", "write 10% for 10 percent, or 0.1 as a fraction"),
+                                            (1, "write 1% for 1 percent, or 0.01 as a fraction")])
+def test_bare_threshold_of_one_or_more_is_an_error_that_says_the_fix(value, fix):
+    # 5 used to mean 5 % while 1 meant 100 %: one key, two scales. Now neither guesses.
+    with pytest.raises(ValueError) as exc:
+        parse_threshold(value)
+    assert "a bare number is a fraction below 1 (0.05 = 5%)" in str(exc.value)
+    assert fix in str(exc.value)
+
+
+def test_threshold_error_in_a_suite_names_the_place(write_suite):
+    path = write_suite("""
+        version: 1
+        defaults: {threshold: 5}
+        tasks:
+          - {id: a, run: x}
+    """)
+    (problem,) = problems_of(path)
+    assert "dtf.yml:2: defaults.threshold: a bare number is a fraction below 1" in problem
+
+
+def test_run_written_as_a_list_is_the_wrong_type_not_missing(write_suite):
+    path = write_suite("""
+        version: 1
+        tasks:
+          - id: a
+            run: [make, make test]
+          - id: b
+            run: ""
+          - id: c
+            run: 42
+          - id: d
+    """)
+    problems = problems_of(path)
+    assert any("tasks[0].run: is a list, expected one shell command as a string" in p and "&&" in p for p in problems)
+    assert any("tasks[1].run: is empty" in p for p in problems)
+    assert any("tasks[2].run: expected the shell command as a string, got a number (42): quote it" in p
+               for p in problems)
+    assert any("tasks[3].run: required" in p for p in problems)
+    assert not any("required" in p for p in problems if "tasks[0]" in p)
+
+
+def test_unquoted_colon_in_a_command_gets_a_quoting_hint(write_suite):
+    path = write_suite("""
+        version: 1
+        tasks:
+          - id: a
+            run: python -c "print(1)" --label size: big
+    """)
+    (problem,) = problems_of(path)
+    assert "not valid YAML" in problem
+    assert "a value containing ': ' must be quoted, e.g. run: 'python -c \"print(1)\" --label size: big'" in problem
+
+
+def test_tabs_get_a_hint(write_suite):
+    path = write_suite("version: 1\ntasks:\n\t- {id: a, run: x}\n")
+    (problem,) = problems_of(path)
+    assert "spaces, not tabs" in problem
+
+
+@pytest.mark.parametrize("text", ["", "\n# only a comment\n"])
+def test_empty_file_says_so(write_suite, text):
+    (problem,) = problems_of(write_suite(text))
+    assert "the file is empty" in problem and "NoneType" not in problem
+
+
+def test_not_a_mapping_names_the_kind(write_suite):
+    (problem,) = problems_of(write_suite("- a\n- b\n"))
+    assert "got a list" in problem and "list" in problem
 
 
 def test_find_cycle_none_for_dag():
