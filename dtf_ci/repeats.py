@@ -94,15 +94,25 @@ def should_stop(by_metric: Mapping[str, Sequence[float]], *, n: int, repeat: int
     return StopDecision(True, "every estimate is precise enough, or cannot become so by max-repeat")
 
 
-def repeat_bounds(task: Mapping[str, object]) -> tuple[int, int]:
-    """(repeat, max_repeat) of a plan task.
+def repeat_bounds(task: Mapping[str, object], unit: Mapping[str, object] | None = None) -> tuple[int, int]:
+    """(repeat, max_repeat) of a plan task (and, optionally, its plan unit).
 
     A benchmark (a task with a ``format``) may take up to 3 × repeat samples when its
     estimates are not yet precise. A task without a format (a build, a data step) measures
     only its wall time: it takes exactly ``repeat`` samples unless ``max-repeat`` asks for more.
+
+    A unit that has never run on its target (the plan's ``estimate-source`` is not
+    ``history``) has no baseline: every series it yields is ``new`` however many samples it
+    takes, so more samples cannot change its verdict and it stops at ``repeat``. Its samples
+    then start a baseline that later runs add to.
     """
     repeat = max(1, int(str(task.get("repeat") or 1)))
     explicit = task.get("max-repeat")
     if explicit:
-        return repeat, max(repeat, int(str(explicit)))
-    return repeat, (3 * repeat if task.get("format") else repeat)
+        max_repeat = max(repeat, int(str(explicit)))
+    else:
+        max_repeat = 3 * repeat if task.get("format") else repeat
+    source = unit.get("estimate-source") if unit is not None else None
+    if source is not None and source != "history":
+        max_repeat = repeat
+    return repeat, max_repeat

@@ -180,7 +180,7 @@ class ShardRunner:
 
     def _repeat(self, unit: dict[str, Any], task: dict[str, Any], res: UnitResult) -> int:
         """Run repetitions until the stop rule says enough; the number taken."""
-        repeat, max_repeat = repeat_bounds(task)
+        repeat, max_repeat = repeat_bounds(task, unit)
         retries = int(task.get("retries") or 0)
         threshold = float(task.get("threshold") or 0.03)
         fmt = task.get("format")

@@ -17,8 +17,12 @@ from tests.helpers import make_plan
 PY = sys.executable
 
 
-def run_one(tmp_path, task: dict, **kw):
+def run_one(tmp_path, task: dict, *, seen: bool = True, **kw):
+    """Run one task as one unit; ``seen``: the unit ran here before (it has a baseline)."""
     plan = make_plan(tmp_path, {"t": task}, **kw)
+    if seen:
+        for unit in plan["units"]:
+            unit["estimate-source"] = "history"
     (result,) = execute_shard(plan, "local-w1-1", tmp_path / "out")
     return result
 
@@ -161,6 +165,11 @@ def test_adaptive_repeats_stop_on_precision_not_spread(tmp_path):
     steady = run_one(tmp_path, {"run": "echo '[{\"name\": \"n\", \"unit\": \"s\", \"value\": 1.0}]' > {results}",
                                 "format": "custom-smaller-is-better", "repeat": 3})
     assert steady.repeat == 3
+    # Never run here before: no baseline, every series is `new` whatever the samples say, so
+    # more samples cannot change the verdict.
+    first = run_one(tmp_path, {"run": moderate, "format": "custom-smaller-is-better", "repeat": 3,
+                               "max-repeat": 30}, seen=False)
+    assert first.repeat == 3
 
 
 def test_task_without_format_takes_exactly_repeat(tmp_path):
