@@ -55,6 +55,16 @@ def _code(text: Any) -> str:
     return f"{fence}{pad}{s}{pad}{fence}"
 
 
+def _code_block(text: Any, max_lines: int = 15, max_width: int = 300) -> str:
+    """A fenced code block for a unit's output (hostile text): the fence is longer than any
+    run of backticks inside, so nothing in the output can close it; lines are bounded."""
+    lines = [line[:max_width] for line in str(text).splitlines()[-max_lines:]]
+    body = "\n".join(lines)
+    runs = [len(m) for m in re.findall(r"`+", body)]
+    fence = "`" * max(3, max(runs, default=0) + 1)
+    return f"{fence}text\n{body}\n{fence}"
+
+
 @functools.lru_cache(maxsize=1)
 def _environment() -> Any:
     """A Jinja2 environment: autoescape for HTML and SVG, markdown escaping by filter."""
@@ -72,6 +82,7 @@ def _environment() -> Any:
     )
     env.filters["md"] = md
     env.filters["code"] = _code
+    env.filters["code_block"] = _code_block
     return env
 
 

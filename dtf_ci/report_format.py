@@ -357,7 +357,8 @@ def _headline(
     (inconclusive, new, improvements next to a regression) go on the line below.
     """
     n_failed = sum(1 for u in bad if u["status"] == "failed") or len(by["failed"])
-    n_missing = sum(1 for u in bad if u["status"] == "missing") or len(by["missing"])
+    n_skipped = sum(1 for u in bad if u["status"] == "skipped")
+    n_missing = sum(1 for u in bad if u["status"] == "missing") or max(0, len(by["missing"]) - n_skipped)
     parts: list[str] = []
     also: list[str] = []
     if n_failed:
@@ -374,6 +375,8 @@ def _headline(
         )
     if n_missing:
         parts.append(plural(n_missing, "unit") + " missing")
+    if n_skipped:  # the same words as the unit table and the terminal
+        parts.append(plural(n_skipped, "unit") + " skipped (dependency)")
     if drift:
         hosts = [_host_name(d) for d in drift if isinstance(d, dict)]
         parts.append("⚠️ machine problem" + (" on " + ", ".join(hosts) if hosts else ""))

@@ -190,3 +190,27 @@ def test_screenshot_for_review(page: Any, tmp_path: Path) -> None:
     target = os.environ.get("DTF_SCREENSHOT")
     if target:  # keep a copy for a person to look at: DTF_SCREENSHOT=/tmp/dash.png
         Path(target).write_bytes(shot.read_bytes())
+
+
+def test_long_names_keep_the_detail_panel_on_screen_at_1400px(browser: Any, sample: dict[str, Any],
+                                                              tmp_path: Path) -> None:
+    # pytest ids without spaces used to widen the table and push the panel off the right edge.
+    data = json.loads(json.dumps(sample))
+    for i, s in enumerate(data["series"]):
+        s["task"] = "attrs_nested_" + "t" * 60
+        s["metric"] = f"bench/test_attrs_nested.py::test_unstructure_attrs_nested[{'x' * 150}-{i}]"
+    write_report(data, tmp_path)
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    try:
+        pg.goto((tmp_path / "index.html").as_uri())
+        pg.locator("#series tbody tr").first.click()
+        detail = pg.locator("#detail")
+        assert detail.is_visible()
+        box = detail.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 1400
+        assert pg.evaluate("document.documentElement.scrollWidth") <= 1400
+        assert "hodges–lehmann" in detail.inner_text().lower()
+        pg.screenshot(path=str(tmp_path / "long-names-1400.png"))
+    finally:
+        context.close()

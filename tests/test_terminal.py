@@ -76,3 +76,24 @@ def test_busy_host_in_headline_and_beside_rows(monkeypatch):
     view = build_view(verdicts)
     assert "host was busy: load 4.9 on 2 cores; results unreliable" in view["headline"]
     assert view["state"] == "warn"
+
+
+def test_report_md_shows_a_failed_units_output_and_names_skipped_dependents_alike():
+    from dtf_ci.report import render_comment
+
+    series = [
+        {**_row(0, "failed", ratio=None), "task": "build", "metric": "", "reason": "exited with code 2"},
+        {**_row(1, "missing", ratio=None), "task": "bench", "metric": "", "reason": "skipped: dependency build@cpu failed"},
+    ]
+    units = [
+        {"unit": "build@cpu", "status": "failed", "error_category": "test", "reason": "exited with code 2",
+         "output_tail": "compiling\n```\nerror: undefined reference </details>"},
+        {"unit": "bench@cpu", "status": "skipped", "error_category": "dependency",
+         "reason": "skipped: dependency build@cpu failed", "output_tail": ""},
+    ]
+    text = render_comment(_verdicts(series, units))
+    assert "1 unit skipped (dependency)" in text.splitlines()[1] and "missing" not in text.splitlines()[1]
+    assert "| skipped (dependency) |" in text
+    # The output sits in a fence longer than any backtick run in it: it cannot close the block.
+    assert "````text\ncompiling\n```\nerror: undefined reference </details>\n````" in text
+    assert "Hodges–Lehmann estimate of current ÷ baseline" in text
