@@ -66,6 +66,8 @@ def _describe(r: RunInfo) -> str:
 
 
 def run_history_command(args: Any) -> int:
+    if getattr(args, "history_command", None) not in ("list", "drop"):
+        raise UsageError("name a subcommand (changes, list, drop RUN); see `dtf history --help`")
     store = open_history(args.history)
     if args.history_command == "list":
         runs = store.runs()
