@@ -356,7 +356,7 @@ def yaml_hint(text: str, line: int | None, reason: str) -> str:
             quoted = "'" + value.strip().replace("'", "''") + "'"
             return f"; a value containing ': ' must be quoted, e.g. {key}: {quoted}"
         return "; a value containing ': ' must be quoted (wrap it in single quotes)"
-    if "'\\t'" in reason or "\t" in reason:
+    if "'\\t'" in reason or "\t" in reason or ("cannot start any token" in reason and "\t" in src):
         return "; YAML indents with spaces, not tabs"
     if "found unexpected end of stream" in reason or "found unexpected ':'" in reason:
         return "; check the quotes on this line: a quoted value must be closed on the same line"
