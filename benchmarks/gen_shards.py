@@ -206,7 +206,7 @@ _HISTORY_SAMPLES = f"""
 INSERT INTO samples
 SELECT $run, s.shard_id, s.task, s.target, s.host_id, s.metric, 's', 'lower', r.rep::INTEGER,
        s.centre * exp(s.noise * sqrt(-2 * ln({_UNIFORM.format(k=1)}))
-                              * cos(2 * pi() * {_UNIFORM.format(k=2)}))
+                              * cos(2 * pi() * {_UNIFORM.format(k=2)})), 'head'
 FROM series s, (SELECT range AS rep FROM range($reps)) r
 """
 

@@ -477,10 +477,29 @@ def series_history(store: HistoryStore, *, max_runs: int = 30, branch: str | Non
         return _series(runs)
 
 
+def _has_side(runs: list[RunInfo]) -> bool:
+    """Do any of these runs' samples carry ``side`` (shard schema 3: interleaved A/B)?"""
+    if not runs:
+        return False
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        cols = con.execute("DESCRIBE SELECT * FROM read_parquet($files, union_by_name=true)",
+                           {"files": [str(r.path / "samples.parquet") for r in runs]}).fetchall()
+    except duckdb.Error:
+        return False  # the query proper reports the unreadable file
+    finally:
+        con.close()
+    return any(c[0] == "side" for c in cols)
+
+
 def _series(runs: list[RunInfo]) -> dict[tuple[str, str, str], list[tuple[str, float, list[float]]]]:
-    rows = _query(runs, "samples", """
+    # An interleaved run's base samples measured the base revision, not that run's commit.
+    head_only = "AND side IS DISTINCT FROM 'base'" if _has_side(runs) else ""
+    rows = _query(runs, "samples", f"""
         SELECT task, metric, target, ord, median(value), list(value ORDER BY repetition)
-        FROM t WHERE value IS NOT NULL AND isfinite(value)
+        FROM t WHERE value IS NOT NULL AND isfinite(value) {head_only}
         GROUP BY task, metric, target, ord
         ORDER BY task, metric, target, ord""")
     ids = [r.run_id for r in runs]

@@ -20,7 +20,9 @@ from typing import Any
 
 from dtf_ci import __version__
 
-SHARD_SCHEMA = "dtf.shard/2"  # 2: hosts.hardware, units.gpu_peak_mem_mb/gpu_util_pct (1 lacks them)
+SHARD_SCHEMA = "dtf.shard/3"
+# 2: hosts.hardware, units.gpu_peak_mem_mb/gpu_util_pct; 3: samples.side (interleaved A/B:
+# base or head). Older shards are still read: the columns they lack are NULL (a NULL side is head).
 MANIFEST_SCHEMA = "dtf.manifest/1"
 
 TABLES: dict[str, list[tuple[str, str]]] = {
@@ -44,6 +46,7 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("run_id", "VARCHAR"), ("shard_id", "VARCHAR"), ("task", "VARCHAR"), ("target", "VARCHAR"),
         ("host_id", "VARCHAR"), ("metric", "VARCHAR"), ("unit", "VARCHAR"),
         ("direction", "VARCHAR"), ("repetition", "INTEGER"), ("value", "DOUBLE"),
+        ("side", "VARCHAR"),
     ],
 }
 
@@ -140,7 +143,9 @@ def write_shard(
         _bulk_insert(con, "dtf_meta", sorted(meta_rows.items()), out_dir)
         _bulk_insert(con, "hosts", list(hosts), out_dir)
         _bulk_insert(con, "units", list(units), out_dir)
-        _bulk_insert(con, "samples", list(samples), out_dir)
+        # A sample row without a side (the /1 shape) is a head sample: history-mode units.
+        width = len(TABLES["samples"])
+        _bulk_insert(con, "samples", [tuple(r) + ("head",) * (width - len(r)) for r in samples], out_dir)
         rows = {t: _count(con, t) for t in TABLES}
         con.execute("CHECKPOINT")
     finally:

@@ -41,7 +41,7 @@ def make_source_db(path: Path, run_id: str, *, target: str = "cpu", host_id: str
                     [run_id, shard, f"{task}@{target}", task, target, host_id, status, wall, wall])
     for (task, metric), values in samples.items():
         for rep, value in enumerate(values):
-            con.execute("INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, 's', 'lower', ?, ?)",
+            con.execute("INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, 's', 'lower', ?, ?, 'head')",
                         [run_id, shard, task, target, host_id, metric, rep, value])
     con.close()
     return path

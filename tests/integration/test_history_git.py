@@ -45,7 +45,7 @@ def make_source_db(path: Path, run_id: str, value: float = 1.0) -> Path:
                 "'', '', 1, 3, TIMESTAMP '2026-11-25 10:00:00', 2.5, 2.0, 10.0, 0, '', NULL, NULL)", [run_id])
     for rep in range(3):
         con.execute("INSERT INTO samples VALUES (?, 'cpu-w1-1', 'sort', 'cpu', 'h1', 'sort_10k', 's', "
-                    "'lower', ?, ?)", [run_id, rep, value + rep])
+                    "'lower', ?, ?, 'head')", [run_id, rep, value + rep])
     con.close()
     return path
 
