@@ -50,6 +50,33 @@ def _missing_units(plan: dict[str, Any] | None, merge: Any, present: set[str]) -
     return out
 
 
+def _annotate_rows(rows: list[dict[str, Any]], merged: str, hw_now: dict[Any, Any],
+                   hw_changed: dict[Any, str], notes: list[str], plan: dict[str, Any] | None) -> None:
+    """Hardware each series ran on, hardware changes, and machine-hygiene warnings."""
+    from dtf_ci import hwbaseline, hygiene
+
+    hwbaseline.apply_changed(rows, hw_changed)
+    hwbaseline.annotate(rows, hw_now)
+    hygiene.annotate_rows(rows, hygiene.host_facts(merged))
+    flagged: dict[str, list[str]] = {}
+    for row in rows:
+        if row.get("hygiene"):
+            for w in row["hygiene"]:
+                if w not in flagged.setdefault(row["target"], []):
+                    flagged[row["target"]].append(w)
+            row["reason"] = (row.get("reason") or "").rstrip() + ("; " if row.get("reason") else "") + \
+                "⚠ " + ", ".join(row["hygiene"])
+    for target, warns in flagged.items():
+        notes.append(f"machine hygiene on {target}: {', '.join(warns)}; timings there include the machine's "
+                     "power management (set the governor to performance, turn turbo off, lock GPU clocks)")
+    cal = (plan or {}).get("calibration") or {}
+    if cal.get("file"):
+        notes.append(f"threshold: auto from {cal['file']} (written by dtf calibrate): "
+                     f"{len(cal.get('thresholds') or [])} series use their calibrated threshold")
+    for target, kinds in hwbaseline.hardware_by_target(hw_now).items():
+        notes.append(f"hardware: {target} ran on {' and '.join(kinds)}")
+
+
 def aggregate(
     shards_dir: Path,
     report_dir: Path,
@@ -99,8 +126,19 @@ def aggregate(
                          "run is not appended to history")
             log.warning(notes[-1])
             store, history, run_shas = None, {}, {}
+    from dtf_ci import hwbaseline
+    from dtf_ci.calibrate import series_thresholds
+    from dtf_ci.paired import read_pairs
+
+    hw_now = hwbaseline.current_keys(str(merged_path))
+    hw_changed: dict[tuple[str, str, str], str] = {}
+    if history and store is not None:
+        past_ids = {rid for entries in history.values() for rid, _, _ in entries}
+        history, hw_changed = hwbaseline.filter_history(history, hw_now, hwbaseline.history_keys(store, past_ids))
     rows, drift = decide(run, history, thresholds=thresholds, missing_units=missing + skipped, fdr=fdr,
-                         main_line=ctx.on_main_line and ctx.provider != "local", sha=ctx.sha, run_shas=run_shas)
+                         main_line=ctx.on_main_line and ctx.provider != "local", sha=ctx.sha, run_shas=run_shas,
+                         paired=read_pairs(str(merged_path)), series_thresholds=series_thresholds(plan))
+    _annotate_rows(rows, str(merged_path), hw_now, hw_changed, notes, plan)
     busy_note = _set_aside_busy(rows, run)
     for sha in dict.fromkeys(r["landed_in"] for r in rows if r.get("landed_in")):
         # Usually this run's commit; an earlier one when the last runs already sat on the new level.
@@ -119,6 +157,7 @@ def aggregate(
         "shards": {"accepted": [s.shard_id for s in merge.accepted], "rejected": merge.rejected,
                    "absent": merge.absent},
         "drift": drift, "host-busy": busy_note, "notes": notes, "series": rows, "units": units,
+        "hardware": hwbaseline.hardware_by_target(hw_now),
         "unschedulable": (plan or {}).get("unschedulable", []), "no-baseline": no_baseline,
         # In CI without the plan (its artifact not downloaded), units that never ran are unseen.
         "plan-missing": plan is None and ctx.provider != "local",

@@ -110,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="dtf-shards", metavar="DIR", help="output folder (default dtf-shards)")
     p.add_argument("--artifacts", metavar="DIR",
                    help="folder holding `produces` artifacts of earlier waves (default: none)")
+    _add_base_option(p)
 
     p = sub.add_parser("aggregate", help="merge shards, decide verdicts, report, append history",
                        description="Check and merge all shards, compare every series with its "
@@ -146,10 +147,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accept", action="store_true",
                    help="append this run to the local history even with regressions, failed or "
                         "missing units, or a busy host (default: only runs without them)")
+    _add_base_option(p)
     _add_history_parser(sub)
     from dtf_ci.parse_cli import add_parse_parser
 
     add_parse_parser(sub, EPILOG)
+
+    p = sub.add_parser("calibrate", help="A/A runs: per-series noise and the smallest detectable change",
+                       description="Run the suite's tasks against themselves (head against head, "
+                                   "interleaved) N times on this machine; write per series the noise "
+                                   "seen and the smallest change dtf could detect at the suite's "
+                                   "threshold. `threshold: auto` uses the file; the report links it.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--suite", default="dtf.yml", metavar="FILE", help="suite file (default dtf.yml)")
+    p.add_argument("--runs", type=int, default=5, metavar="N", help="A/A jobs to run (default 5)")
+    p.add_argument("--out", metavar="FILE",
+                   help="calibration file to write (default: dtf-calibration.json next to the suite)")
+    p.add_argument("--dir", default=".dtf", metavar="DIR", help="state folder (default .dtf)")
     return parser
 
 
@@ -174,6 +188,14 @@ def _add_history_parser(sub: Any) -> None:
                        help="history folder (default .dtf/history)")
         if name == "drop":
             q.add_argument("run", nargs="+", metavar="RUN", help="run id, as `dtf history list` shows it")
+
+
+def _add_base_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base", metavar="REV",
+                   help="base revision for `baseline: interleaved` tasks: a commit, branch or tag, "
+                        "run alternately with the head in this job (ABBA). `auto`: in CI, the "
+                        "pull request's merge-base (fetched when the clone is shallow), on the "
+                        "default branch the parent commit. Without it such tasks use history.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -268,4 +290,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from dtf_ci.parse_cli import run_parse_command
 
         return run_parse_command(args)
+    if args.command == "calibrate":
+        from dtf_ci.calibrate import run_calibrate_command
+
+        return run_calibrate_command(args)
     raise AssertionError(args.command)

@@ -134,7 +134,7 @@ def _shard_job(shard: dict[str, Any], plan: dict[str, Any], *, first_wave: bool,
         job["when"] = "always"
     job["interruptible"] = True
     job["script"] = [install_line(install, ""), f"dtf run --plan {PLAN_FILE} --shard {shlex.quote(sid)} "
-                              f"--out {SHARDS_DIR} --artifacts {SHARDS_DIR}/artifacts"]
+                              f"--out {SHARDS_DIR} --artifacts {SHARDS_DIR}/artifacts --base auto"]
     paths = [f"{SHARDS_DIR}/{sid}.duckdb", f"{SHARDS_DIR}/{sid}.manifest.json", *produced]
     job["artifacts"] = {"paths": paths,
                         "when": "always", "expire_in": "1 week"}

@@ -54,7 +54,7 @@ class UnitGate:
 
 
 def _shard_worker(plan_path: str, shard_id: str, out_dir: str, queue: Any,
-                  gate: UnitGate | None = None) -> dict[str, int]:
+                  gate: UnitGate | None = None, base: Any = None) -> dict[str, int]:
     """Run one shard in a worker process; report unit events through the queue."""
     from dtf_ci.run import execute_shard
 
@@ -63,7 +63,7 @@ def _shard_worker(plan_path: str, shard_id: str, out_dir: str, queue: Any,
     def progress(event: str, unit: str, info: dict[str, Any]) -> None:
         queue.put((event, unit, info.get("status", "")))
 
-    results = execute_shard(plan, shard_id, Path(out_dir), progress=progress, gate=gate)
+    results = execute_shard(plan, shard_id, Path(out_dir), progress=progress, gate=gate, base=base)
     return {"units": len(results), "failed": sum(1 for r in results if r.status != "passed")}
 
 
@@ -111,7 +111,8 @@ class _Display:
             self.progress.stop()
 
 
-def run_waves(plan: dict[str, Any], plan_path: Path, shards_dir: Path, workers: int, show_progress: bool) -> None:
+def run_waves(plan: dict[str, Any], plan_path: Path, shards_dir: Path, workers: int, show_progress: bool,
+              base: Any = None) -> None:
     total = len(plan.get("units", []))
     display = _Display(total, show_progress)
     ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
@@ -123,7 +124,8 @@ def run_waves(plan: dict[str, Any], plan_path: Path, shards_dir: Path, workers: 
         for wave in waves:
             shards = [s["id"] for s in plan["shards"] if s["wave"] == wave]
             with cf.ProcessPoolExecutor(max_workers=max(1, min(workers, len(shards))), mp_context=ctx) as pool:
-                futures = {pool.submit(_shard_worker, str(plan_path), sid, str(shards_dir), queue, gate): sid for sid in shards}
+                futures = {pool.submit(_shard_worker, str(plan_path), sid, str(shards_dir), queue, gate, base): sid
+                           for sid in shards}
                 pending = set(futures)
                 while pending:
                     finished, pending = cf.wait(pending, timeout=0.1)
@@ -184,6 +186,42 @@ class AcceptancePolicy:
         return True, ""
 
 
+def _local_base(plan: dict[str, Any], rev: str | None, state: Path) -> Any:
+    """The base worktree for ``--base REV``, made once for the whole local run.
+
+    Unlike a CI job (where the head's samples are still worth uploading), a developer at a
+    terminal is better served by stopping at once when the base cannot be had: the message
+    says how to get it.
+    """
+    from dtf_ci.interleave import has_interleaved
+
+    if not rev:
+        if has_interleaved(plan):
+            log.warning("the suite has `baseline: interleaved` tasks but no --base was given: they are "
+                        "compared with history (pass --base REV, e.g. --base HEAD~1 or --base main)")
+        return None
+    if not has_interleaved(plan):
+        log.warning(f"--base {rev}: no task has `baseline: interleaved`, so nothing runs the base "
+                    "(set it on a task or in defaults)")
+        return None
+    from dtf_ci.basetree import prepare_base
+    from dtf_ci.errors import UsageError
+
+    if rev == "auto":
+        from dtf_ci.cibase import resolve_ci_base
+
+        found = resolve_ci_base(Path(plan.get("suite-root") or "."))
+        if found.error:
+            raise UsageError(f"--base auto: {found.error}")
+        log.info(f"--base auto: {found.describe()}")
+        rev = found.rev
+    base = prepare_base(rev, Path(plan.get("suite-root") or ".").resolve(), cache_dir=state.resolve())
+    if base.error:
+        raise UsageError(base.error)
+    log.info(f"base {rev} = {base.sha[:12]}: interleaved units run there and in the head alternately")
+    return base
+
+
 def run_local_command(args: Any) -> int:
     from dtf_ci.aggregate import aggregate, print_summary
     from dtf_ci.errors import PolicyFailure
@@ -207,6 +245,9 @@ def run_local_command(args: Any) -> int:
     inventory = build_inventory(suite, "local", workers=workers)
     store = open_history(history_dir)
     plan = make_plan(suite, inventory, history=store, durations=durations)
+    from dtf_ci.calibrate import attach_calibration
+
+    attach_calibration(plan, suite.root)
     plan_path = state / "plan.json"
     write_plan(plan, plan_path)
     for item in plan.get("unschedulable", []):
@@ -218,7 +259,13 @@ def run_local_command(args: Any) -> int:
     n_units, n_shards = len(plan.get("units", [])), len(plan.get("shards", []))
     log.info(f"dtf local: {n_units} units in {n_shards} shards, {workers} workers, run {plan.get('run-id')}")
     started = time.monotonic()
-    run_waves(plan, plan_path, shards_dir, workers, show_progress=not args.no_progress)
+    base = _local_base(plan, getattr(args, "base", None), state)
+    try:
+        run_waves(plan, plan_path, shards_dir, workers, show_progress=not args.no_progress, base=base)
+    finally:
+        from dtf_ci.basetree import remove_base
+
+        remove_base(base)
     elapsed = time.monotonic() - started
     ctx = get_provider("local").context()
     policy = AcceptancePolicy(accept=bool(getattr(args, "accept", False)), has_baseline=bool(store.runs()))

@@ -14,6 +14,11 @@ from typing import Literal
 Direction = Literal["lower", "higher"]
 """Which way is better for a metric: ``lower`` (times) or ``higher`` (throughput)."""
 
+Baseline = Literal["history", "interleaved"]
+"""What a series is compared with: past runs (``history``) or the base revision run
+alternately with the head in the same job (``interleaved``)."""
+BASELINES = ("history", "interleaved")
+
 VERDICTS = ("regression", "improvement", "unchanged", "inconclusive", "new", "missing", "failed")
 UNIT_STATUSES = ("passed", "failed", "skipped", "missing")
 ERROR_CATEGORIES = ("", "test", "timeout", "infrastructure", "dependency", "parse", "command")
@@ -41,6 +46,8 @@ class Defaults:
     retries: int = 1
     threshold: float = 0.03
     max_repeat: int | None = None
+    baseline: Baseline = "history"
+    threshold_auto: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,8 @@ class Task:
     # May a unit of this task share the machine's cores with other units (dtf local)?
     # None: the default, no for benchmarks (a ``format``), yes for everything else.
     parallel: bool | None = None
+    baseline: Baseline = "history"
+    threshold_auto: bool = False  # `threshold: auto`: the calibrated noise decides (dtf calibrate)
 
     @property
     def runs_in_parallel(self) -> bool:

@@ -326,7 +326,8 @@ def _artifacts(suite: Suite, units: list[Unit]) -> list[dict[str, Any]]:
 def _task_json(task: Task) -> dict[str, Any]:
     return {"run": task.run, "format": task.format, "repeat": task.repeat, "timeout-s": task.timeout_s,
             "retries": task.retries, "threshold": task.threshold, "max-repeat": task.max_repeat,
-            "produces": list(task.produces), "env": dict(task.env), "parallel": task.runs_in_parallel}
+            "produces": list(task.produces), "env": dict(task.env), "parallel": task.runs_in_parallel,
+            "baseline": task.baseline, "threshold-auto": task.threshold_auto}
 
 
 def _sha256(path: str) -> str:

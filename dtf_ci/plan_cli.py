@@ -100,6 +100,9 @@ def _run_plan(args: argparse.Namespace) -> int:
                      changed_files=changed, job_overhead=getattr(args, "job_overhead", None),
                      max_parallel=getattr(args, "max_parallel", None), run_id=getattr(args, "run_id", None))
     out = getattr(args, "out", None) or "plan.json"
+    from dtf_ci.calibrate import attach_calibration
+
+    attach_calibration(plan, suite.root)
     write_plan(plan, out)
     for note in plan["notes"]:
         (log.warning if note.startswith("warning:") else log.info)(note.removeprefix("warning: "))

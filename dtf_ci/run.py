@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dtf_ci import busy, gpu_sampling, limits, log
+from dtf_ci.basetree import BaseTree
 from dtf_ci.busy import UnitLoad
 from dtf_ci.errors import PlanError, ResultsFormatError
 from dtf_ci.execute import Outcome, run_command
@@ -56,6 +57,7 @@ class UnitResult:
     samples: list[tuple[int, Measurement]] = field(default_factory=list)
     gpu: gpu_sampling.GpuUsage | None = None  # None: no NVML here, nothing sampled
     host_load: UnitLoad | None = None  # load average and CPU steal around the unit (dtf_ci.busy)
+    base_samples: list[tuple[int, Measurement]] = field(default_factory=list)  # interleaved A/B
 
 
 def _classify(outcome: Outcome) -> tuple[str, str, bool]:
@@ -94,7 +96,7 @@ class ShardRunner:
 
     def __init__(self, plan: dict[str, Any], shard: dict[str, Any], *, out_dir: Path,
                  artifacts_dir: Path | None = None, progress: ProgressFn | None = None,
-                 echo: bool = False, gate: GateFn | None = None) -> None:
+                 echo: bool = False, gate: GateFn | None = None, base: BaseTree | None = None) -> None:
         self.plan = plan
         self.gate: GateFn = gate or (lambda _task: nullcontext())
         self.shard = shard
@@ -106,6 +108,8 @@ class ShardRunner:
         self.units_by_id = {u["id"]: u for u in plan.get("units", [])}
         self.results: dict[str, UnitResult] = {}
         self.work = Path(tempfile.mkdtemp(prefix=f"dtf-{str(shard['id'])[:60]}-"))
+        self.base = base  # the base revision's tree for `baseline: interleaved` units
+        self.base_prepared: dict[str, str] = {}  # unit -> "" or why its base side failed
 
     def run(self) -> list[UnitResult]:
         try:
@@ -180,6 +184,11 @@ class ShardRunner:
 
     def _repeat(self, unit: dict[str, Any], task: dict[str, Any], res: UnitResult) -> int:
         """Run repetitions until the stop rule says enough; the number taken."""
+        if task.get("baseline") == "interleaved" and self.base is not None:
+            from dtf_ci.interleave import run_interleaved
+
+            run_interleaved(self, unit, task, res)
+            return res.repeat
         repeat, max_repeat = repeat_bounds(task, unit)
         retries = int(task.get("retries") or 0)
         threshold = float(task.get("threshold") or 0.03)
@@ -278,7 +287,7 @@ class ShardRunner:
 
 
 def write_results(plan: dict[str, Any], shard: dict[str, Any], results: list[UnitResult],
-                  out_dir: Path) -> ShardFiles:
+                  out_dir: Path, base: BaseTree | None = None) -> ShardFiles:
     """Turn unit results into the shard's tables and write the shard files."""
     from dtf_ci.hardware import probe
 
@@ -293,28 +302,45 @@ def write_results(plan: dict[str, Any], shard: dict[str, Any], results: list[Uni
                       r.error_category, r.reason, r.attempts, r.repeat, r.started_at,
                       round(r.wall_s, 6), round(r.cpu_s, 6), round(r.peak_rss_mb, 3),
                       r.exit_code, "\n".join(r.output_tail), *gpu_sampling.unit_columns(r.gpu)))
-        for rep, m in r.samples:
-            samples.append((run_id, shard_id, r.task, r.target, host.fingerprint, m.metric, m.unit,
-                            m.direction, rep, repr(float(m.value))))
+        for side, side_samples in (("head", r.samples), ("base", r.base_samples)):
+            for rep, m in side_samples:
+                samples.append((run_id, shard_id, r.task, r.target, host.fingerprint, m.metric, m.unit,
+                                m.direction, rep, repr(float(m.value)), side))
     meta = {"target": target, "wave": str(shard.get("wave", 1)),
             "suite-sha256": str(plan.get("suite-sha256", "")),
             busy.META_KEY: busy.encode({r.unit: r.host_load for r in results if r.host_load})}
+    if base is not None:
+        meta.update({"base-rev": base.rev, "base-sha": base.sha, "base-error": base.error})
     return write_shard(out_dir, run_id=run_id, shard_id=shard_id, meta=meta, hosts=hosts,
                        units=units, samples=samples)
 
 
 def execute_shard(plan: dict[str, Any], shard_id: str, out_dir: Path, *, artifacts_dir: Path | None = None,
                   progress: ProgressFn | None = None, echo: bool = False,
-                  gate: GateFn | None = None) -> list[UnitResult]:
+                  gate: GateFn | None = None, base_rev: str | None = None,
+                  base: BaseTree | None = None) -> list[UnitResult]:
+    """Run one shard and write it. ``base_rev`` (``--base``): this job makes the base worktree
+    for its interleaved units and removes it afterwards; ``base``: one made by the caller."""
     shards = {s["id"]: s for s in plan.get("shards", [])}
     if shard_id not in shards:
         known = ", ".join(sorted(shards)) or "none"
         raise PlanError(f"the plan has no shard {shard_id!r} (its shards: {known})")
     shard = shards[shard_id]
-    runner = ShardRunner(plan, shard, out_dir=out_dir, artifacts_dir=artifacts_dir,
-                         progress=progress, echo=echo, gate=gate)
-    results = runner.run()
-    write_results(plan, shard, results, out_dir)
+    from dtf_ci.interleave import base_for_shard
+
+    own_base = base is None and bool(base_rev)
+    if own_base and base_rev:
+        base = base_for_shard(plan, shard, base_rev)
+    try:
+        runner = ShardRunner(plan, shard, out_dir=out_dir, artifacts_dir=artifacts_dir,
+                             progress=progress, echo=echo, gate=gate, base=base)
+        results = runner.run()
+    finally:
+        if own_base:
+            from dtf_ci.basetree import remove_base
+
+            remove_base(base)
+    write_results(plan, shard, results, out_dir, base=base)
     return results
 
 
@@ -322,6 +348,27 @@ def _load_plan(path: str) -> dict[str, Any]:
     from dtf_ci.plan import load_plan
 
     return load_plan(path)
+
+
+def _base_arg(args: Any, plan: dict[str, Any]) -> tuple[str | None, BaseTree | None]:
+    """``--base``: a revision, ``auto`` (the CI's merge-base or parent), or none.
+
+    Returns (revision for this job to check out, or a BaseTree that already says why not).
+    """
+    rev = getattr(args, "base", None)
+    from dtf_ci.interleave import has_interleaved
+
+    if not rev or not has_interleaved(plan):
+        return None, None
+    if rev == "auto":
+        from dtf_ci.cibase import resolve_ci_base
+
+        found = resolve_ci_base(Path(plan.get("suite-root") or "."))
+        log.info(f"--base auto: {found.describe()}")
+        if found.error:
+            return None, BaseTree("auto", error=found.error)
+        return found.rev, None
+    return str(rev), None
 
 
 def run_shard_command(args: Any) -> int:
@@ -340,8 +387,9 @@ def run_shard_command(args: Any) -> int:
             log.info(f"  {unit}: {info.get('status')}")
 
     with log.group(f"dtf run {args.shard}"):
+        base_rev, base = _base_arg(args, plan)
         results = execute_shard(plan, args.shard, out_dir, artifacts_dir=artifacts,
-                                progress=progress, echo=echo)
+                                progress=progress, echo=echo, base_rev=base_rev, base=base)
     failed = [r for r in results if r.status != "passed"]
     for r in failed:
         log.error(f"{r.unit}: {r.status} ({r.error_category}): {r.reason}")

@@ -18,16 +18,16 @@ from typing import Any
 import yaml
 
 from dtf_ci.errors import RequirementError, SuiteError
-from dtf_ci.model import Defaults, Suite, TargetSpec, Task
+from dtf_ci.model import BASELINES, Defaults, Suite, TargetSpec, Task
 from dtf_ci.units import parse_duration, parse_threshold
 from dtf_ci.yaml_load import LineMap, load_yaml
 
 TOP_KEYS = ("version", "targets", "defaults", "tasks")
 TARGET_KEYS = ("runs-on", "facts", "autoscaled", "max-runners")
-DEFAULT_KEYS = ("repeat", "max-repeat", "timeout", "retries", "threshold")
+DEFAULT_KEYS = ("repeat", "max-repeat", "timeout", "retries", "threshold", "baseline")
 TASK_KEYS = (
     "id", "run", "format", "requires", "across", "depends-on", "group", "repeat",
-    "max-repeat", "timeout", "retries", "threshold", "produces", "paths", "env", "parallel",
+    "max-repeat", "timeout", "retries", "threshold", "produces", "paths", "env", "parallel", "baseline",
 )
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -202,6 +202,7 @@ def _parse_common(raw: dict[Any, Any], place: str, problems: _Problems, base: De
     values = {
         "repeat": base.repeat, "timeout_s": base.timeout_s, "retries": base.retries,
         "threshold": base.threshold, "max_repeat": base.max_repeat,
+        "baseline": base.baseline, "threshold_auto": base.threshold_auto,
     }
     if "repeat" in raw:
         values["repeat"] = _int(raw["repeat"], f"{place}.repeat", problems, _line(raw, "repeat"), 1) or base.repeat
@@ -210,7 +211,20 @@ def _parse_common(raw: dict[Any, Any], place: str, problems: _Problems, base: De
     if "retries" in raw:
         r = _int(raw["retries"], f"{place}.retries", problems, _line(raw, "retries"), 0)
         values["retries"] = base.retries if r is None else r
+    if "baseline" in raw:
+        if raw["baseline"] in BASELINES:
+            values["baseline"] = raw["baseline"]
+        else:
+            problems.add(f"{place}.baseline", f"expected history or interleaved, got {raw['baseline']!r}"
+                         f"{did_you_mean(str(raw['baseline']), BASELINES)}", _line(raw, "baseline"))
+    if str(raw.get("threshold", "")).strip().lower() == "auto":
+        # The calibrated noise of each series decides (dtf calibrate); 3% until one exists.
+        values["threshold_auto"], values["threshold"] = True, Defaults().threshold
+    elif "threshold" in raw:
+        values["threshold_auto"] = False
     for key, attr, parser in (("timeout", "timeout_s", parse_duration), ("threshold", "threshold", parse_threshold)):
+        if key == "threshold" and values["threshold_auto"] and key in raw:
+            continue
         if key in raw:
             try:
                 values[attr] = parser(raw[key])
@@ -301,6 +315,7 @@ def _parse_tasks(raw: Any, defaults: Defaults, problems: _Problems, line: int | 
             paths=_str_list(entry.get("paths"), f"{place}.paths", problems, _line(entry, "paths")),
             env={str(k): str(v) for k, v in env_raw.items()},
             parallel=_parallel(entry, place, problems),
+            baseline=common.baseline, threshold_auto=common.threshold_auto,
         )
     return tasks
 

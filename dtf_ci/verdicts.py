@@ -38,7 +38,8 @@ def read_run(merged_db: str) -> RunData:
         rows = con.execute(
             """SELECT task, metric, target, any_value(unit), any_value(direction),
                       list(value ORDER BY repetition) FILTER (WHERE isfinite(value)), list(DISTINCT host_id)
-               FROM samples GROUP BY task, metric, target ORDER BY task, target, metric"""
+               FROM samples WHERE side IS DISTINCT FROM 'base'
+               GROUP BY task, metric, target ORDER BY task, target, metric"""
         ).fetchall()
         for task, metric, target, unit, direction, values, hosts in rows:
             data.series[(task, metric, target)] = {
@@ -75,14 +76,19 @@ def decide(
     main_line: bool = False,
     sha: str = "",
     run_shas: dict[str, str] | None = None,
+    paired: dict[SeriesKey, dict[str, Any]] | None = None,
+    series_thresholds: dict[SeriesKey, float] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """All series verdicts (sorted worst first) and drift findings.
 
     On the main line a regression or improvement is attributed to this run's commit
     (``landed_in``); every series whose baseline window starts after a change point in its
     history names that run (``change_point``), so a reader sees where the level moved.
+    A series in ``paired`` (interleaved A/B, :mod:`dtf_ci.paired`) is compared with its base
+    in the same job instead of history, under the same run-wide FDR.
     """
     run_shas = run_shas or {}
+    paired = paired or {}
     from dtf_ci import stats
     from dtf_ci.changepoints import baseline_change
     from dtf_ci.history_changes import describe, landed_in
@@ -90,16 +96,25 @@ def decide(
     unit_status = {(u["task"], u["target"]): u for u in run.units}
     out: list[dict[str, Any]] = []
     to_compare: list[tuple[dict[str, Any], list[float], list[float], float, float | None]] = []
+    to_pair: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for key, cur in run.series.items():
         task, metric, target = key
         past = history.get(key, [])
         row = _row(key, cur["unit"], cur["direction"], cur["values"], past)
-        row["threshold"] = thresholds.get(task, 0.03)
+        row["threshold"] = (series_thresholds or {}).get(key, thresholds.get(task, 0.03))
         row["hosts"] = cur["hosts"]
         status = unit_status.get((task, target))
         if status and status["status"] != "passed":
             row.update(verdict="failed", reason=status["reason"] or status["status"])
             out.append(row)
+            continue
+        if status and status.get("error_category") == "infrastructure":
+            # It ran, but what it is compared with could not be (an interleaved unit's base).
+            row.update(verdict="inconclusive", reason=status["reason"] or "infrastructure")
+            out.append(row)
+            continue
+        if key in paired:
+            to_pair.append((row, paired[key]))
             continue
         if not past:
             row.update(verdict="new", reason="no history for this series yet")
@@ -117,6 +132,7 @@ def decide(
         if moved is not None:  # the level moved: name the run, its commit range, size, confidence
             row["change_point"] = describe(moved, [rid for rid, _, _ in past], run_shas, cur["direction"])
         to_compare.append((row, _summarize(baseline), _summarize(cur["values"]), row["threshold"], noise))
+    comparisons: list[Any] = []
     if to_compare:
         comparisons = stats.compare_many(
             [(b, c) for _, b, c, _, _ in to_compare],
@@ -126,6 +142,11 @@ def decide(
             fdr=fdr,
             on_invalid="inconclusive",
         )
+    if to_pair:
+        from dtf_ci.paired import decide_paired
+
+        comparisons = decide_paired(to_compare, comparisons, to_pair, fdr=fdr, out=out)
+    if to_compare:
         for (row, *_), comp in zip(to_compare, comparisons, strict=True):
             row.update(verdict=comp.verdict, ratio=_num(comp.ratio), ci_low=_num(comp.ci_low),
                        ci_high=_num(comp.ci_high), p_value=_num(comp.p_value),

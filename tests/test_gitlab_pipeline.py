@@ -85,7 +85,7 @@ def test_a_two_wave_plan_becomes_a_schema_valid_child_pipeline() -> None:
         assert job["script"][0] == DEFAULT_INSTALL.replace("{extra}", "")  # the core only
         assert '"dtf-ci @ ${DTF_SOURCE:?' in job["script"][0]  # pinned source, never a bare name
         assert job["script"][1] == (f"dtf run --plan plan.json --shard {shard['id']} "
-                                    "--out dtf-shards --artifacts dtf-shards/artifacts")
+                                    "--out dtf-shards --artifacts dtf-shards/artifacts --base auto")
         assert job["artifacts"]["when"] == "always" and job["interruptible"] is True
         assert f"dtf-shards/{shard['id']}.duckdb" in job["artifacts"]["paths"]
         assert f"dtf-shards/{shard['id']}.manifest.json" in job["artifacts"]["paths"]

@@ -45,6 +45,7 @@ FORWARDED = (
     "CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME",
     "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA", "CI_MERGE_REQUEST_SOURCE_PROJECT_PATH",
     "CI_MERGE_REQUEST_PROJECT_PATH", "CI_MERGE_REQUEST_PROJECT_ID",
+    "CI_MERGE_REQUEST_DIFF_BASE_SHA",  # `dtf run --base auto` in the child's shard jobs
 )
 """Parent-pipeline variables a child pipeline lacks; read as ``DTF_<NAME>`` first."""
 
