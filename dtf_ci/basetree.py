@@ -143,10 +143,9 @@ def remove_base(base: BaseTree | None) -> None:
     if base is None or not base.created or not base.worktree:
         return
     tree = Path(base.worktree)
-    top = repo_top(tree.parent) or ""
+    # The worktree knows its main repository: the parent of the shared git folder.
     common = _git(tree, "rev-parse", "--path-format=absolute", "--git-common-dir")
-    if common.returncode == 0 and common.stdout.strip():
-        top = str(Path(common.stdout.strip()).parent)
+    top = str(Path(common.stdout.strip()).parent) if common.returncode == 0 and common.stdout.strip() else ""
     if top:
         _remove(top, tree)
     else:

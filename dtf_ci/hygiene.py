@@ -22,7 +22,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-_HARMLESS_THROTTLE = {"", "none", "idle", "gpu_idle", "not active", "applications_clocks_setting"}
+_HARMLESS_THROTTLE = {"", "none", "idle", "gpu_idle", "not active", "applications_clocks_setting",
+                      "display_clock_setting"}
 
 
 def _bool(value: Any) -> bool | None:

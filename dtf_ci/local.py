@@ -186,7 +186,7 @@ class AcceptancePolicy:
         return True, ""
 
 
-def _local_base(plan: dict[str, Any], rev: str | None, state: Path) -> Any:
+def _local_base(plan: dict[str, Any], rev: str | None) -> Any:
     """The base worktree for ``--base REV``, made once for the whole local run.
 
     Unlike a CI job (where the head's samples are still worth uploading), a developer at a
@@ -215,7 +215,9 @@ def _local_base(plan: dict[str, Any], rev: str | None, state: Path) -> Any:
             raise UsageError(f"--base auto: {found.error}")
         log.info(f"--base auto: {found.describe()}")
         rev = found.rev
-    base = prepare_base(rev, Path(plan.get("suite-root") or ".").resolve(), cache_dir=state.resolve())
+    # Outside the head's tree (the temporary folder): a test runner or a glob in the head must
+    # never find the base's copy of the sources.
+    base = prepare_base(rev, Path(plan.get("suite-root") or ".").resolve())
     if base.error:
         raise UsageError(base.error)
     log.info(f"base {rev} = {base.sha[:12]}: interleaved units run there and in the head alternately")
@@ -259,7 +261,7 @@ def run_local_command(args: Any) -> int:
     n_units, n_shards = len(plan.get("units", [])), len(plan.get("shards", []))
     log.info(f"dtf local: {n_units} units in {n_shards} shards, {workers} workers, run {plan.get('run-id')}")
     started = time.monotonic()
-    base = _local_base(plan, getattr(args, "base", None), state)
+    base = _local_base(plan, getattr(args, "base", None))
     try:
         run_waves(plan, plan_path, shards_dir, workers, show_progress=not args.no_progress, base=base)
     finally:

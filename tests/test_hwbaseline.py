@@ -72,14 +72,18 @@ def test_memory_class_and_key() -> None:
 
 
 def test_hygiene_reads_the_hardware_probes_own_facts() -> None:
-    """The spelling dtf_ci.hw.facts writes: strings, 'none' for no throttle reason."""
-    from dtf_ci.hw.facts import build_facts  # noqa: F401  (the probe these facts come from)
+    """Facts as dtf_ci.hw.facts writes them from its probes' raw readings."""
+    from dtf_ci.hw.facts import cpu_facts, gpu_facts
 
-    facts = {"cpu-governor": "schedutil", "cpu-turbo": "true", "gpu": "nvidia",
-             "gpu-clocks-locked": "true", "gpu-throttle-reasons": "none"}
-    assert warnings_for(facts) == ["CPU governor schedutil (not performance)", "CPU turbo on"]
-    facts["gpu-throttle-reasons"] = "hw_thermal_slowdown,sw_power_cap"
-    assert warnings_for(facts)[-1] == "GPU throttled (hw_thermal_slowdown, sw_power_cap)"
+    facts = {**cpu_facts({"governor": "schedutil", "turbo": True}),
+             **gpu_facts([{"vendor": "nvidia", "name": "NVIDIA H100 80GB HBM3", "clocks_locked": False,
+                           "throttle_reasons": ["gpu_idle", "sw_thermal_slowdown"]}])}
+    assert warnings_for(facts) == ["CPU governor schedutil (not performance)", "CPU turbo on",
+                                   "GPU clocks not locked", "GPU throttled (sw_thermal_slowdown)"]
+    quiet = {**cpu_facts({"governor": "performance", "turbo": False}),
+             **gpu_facts([{"vendor": "nvidia", "name": "NVIDIA H100 80GB HBM3", "clocks_locked": True,
+                           "throttle_reasons": ["gpu_idle"]}])}
+    assert warnings_for(quiet) == []
 
 
 def test_hygiene_warnings_read_every_spelling_and_absence() -> None:
