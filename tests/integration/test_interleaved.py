@@ -113,7 +113,7 @@ def test_interleaved_sees_the_commit_not_the_job(repo: Path) -> None:
     schema = con.execute("SELECT value FROM dtf_meta WHERE key = 'schema'").fetchone()
     con.close()
     assert sides == {"base": 8, "head": 8}
-    assert schema == ("dtf.shard/2",)
+    assert schema == ("dtf.shard/3",)
 
 
 def test_history_mode_is_fooled_by_the_job_where_interleaved_is_not(repo: Path) -> None:
