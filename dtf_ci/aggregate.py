@@ -58,6 +58,16 @@ def _annotate_rows(rows: list[dict[str, Any]], merged: str, hw_now: dict[Any, An
     hwbaseline.apply_changed(rows, hw_changed)
     hwbaseline.annotate(rows, hw_now)
     hygiene.annotate_rows(rows, hygiene.host_facts(merged))
+    tasks = (plan or {}).get("tasks") or {}
+    unpaired = [r for r in rows if (tasks.get(r["task"]) or {}).get("baseline") == "interleaved"
+                and r.get("baseline") != "interleaved" and r["verdict"] not in ("failed", "missing")
+                and not str(r.get("reason") or "").startswith("base:")]
+    for row in unpaired:
+        row["reason"] = ((row.get("reason") or "") + "; " if row.get("reason") else "") + \
+            "compared with history: this run had no --base for its interleaved task"
+    if unpaired:
+        notes.append(f"{len(unpaired)} series of interleaved tasks ran without a base revision and were "
+                     "compared with history: pass --base REV (in CI: --base auto, the action's default)")
     flagged: dict[str, list[str]] = {}
     for row in rows:
         if row.get("hygiene"):

@@ -160,3 +160,32 @@ def test_an_unknown_base_is_a_clear_error(repo: Path) -> None:
     result = dtf(repo, "local", "--no-progress", "--base", "no-such-branch")
     assert result.returncode == 2
     assert "no-such-branch" in result.stderr and "not a commit" in result.stderr
+
+
+def test_dtf_run_in_a_shallow_clone_keeps_the_head_and_goes_yellow(repo: Path, tmp_path: Path) -> None:
+    """In CI the head's samples are still worth uploading: the base's absence is a reason, not a crash."""
+    clone = tmp_path / "ci-clone"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{repo}", str(clone))
+    git(clone, "remote", "set-url", "origin", str(tmp_path / "unreachable"))
+    assert dtf(clone, "plan", "--runners", "local", "--out", "plan.json").returncode == 0
+    plan = json.loads((clone / "plan.json").read_text())
+    shard = plan["shards"][0]["id"]
+    ran = dtf(clone, "run", "--plan", "plan.json", "--shard", shard, "--out", "shards", "--base", "HEAD~1")
+    assert ran.returncode == 0, ran.stderr
+    assert "fetch-depth: 0" in ran.stderr
+    agg = dtf(clone, "aggregate", "--shards", "shards", "--plan", "plan.json", "--report-dir", "report")
+    assert agg.returncode == 0, agg.stderr
+    verdicts = json.loads((clone / "report" / "verdicts.json").read_text())
+    row = next(r for r in verdicts["series"] if r["task"] == "kernel")
+    assert row["verdict"] == "inconclusive" and row["current_n"] == 8
+    assert row["reason"].startswith("base: base revision 'HEAD~1' is not in this shallow clone")
+    assert verdicts["overall"] == "inconclusive"
+
+
+def test_interleaved_without_a_base_says_it_used_history(repo: Path) -> None:
+    result = dtf(repo, "local", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "no --base was given" in result.stderr
+    row, data = series(repo)
+    assert row["verdict"] == "new" and "this run had no --base" in row["reason"]
+    assert any("ran without a base revision" in n for n in data["notes"])
