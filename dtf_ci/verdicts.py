@@ -205,6 +205,10 @@ def _drift(rows: list[dict[str, Any]], run: RunData) -> list[dict[str, Any]]:
 
     inputs = []
     for r in rows:
+        # An interleaved series compared base and head on the same machine: a drifting host
+        # moved both sides, so a change there is the code's, never set aside as drift.
+        if r.get("baseline") == "interleaved":
+            continue
         if r.get("ratio") and len(r["hosts"]) == 1 and r["ratio"] > 0 and r.get("scale") != "difference":
             inputs.append({"host": r["hosts"][0], "target": r["target"],
                            "series": f"{r['task']}/{r['metric']}", "log_ratio": math.log(r["ratio"])})

@@ -88,3 +88,23 @@ def test_joint_fdr_adjusts_history_and_paired_series_together() -> None:
     assert p2[0].q_value == pytest.approx(pairs[0].p_value * 32 / 2)
     assert p2[0].verdict == "inconclusive" and "q=0.12" in p2[0].reason
     assert all(c.verdict == "unchanged" for c in p2[1:])
+
+
+def test_interleaved_series_moving_together_are_the_code_not_machine_drift() -> None:
+    """Six series on one host all 10 % slower: in history mode that looks like a drifting
+    machine; interleaved, the base ran on the same machine, so it is the commit."""
+    from dtf_ci.verdicts import RunData, decide
+
+    run = RunData()
+    paired = {}
+    for i in range(6):
+        key = ("t", f"m{i}", "cpu")
+        base = [100.0 * (1 + 0.002 * ((j * 7 + i) % 5)) for j in range(8)]
+        head = [b * 1.10 for b in base]
+        run.series[key] = {"unit": "s", "direction": "lower", "values": head, "hosts": ["h1"]}
+        paired[key] = {"d": [math.log(1.10) + 0.001 * j + 0.0001 * i for j in range(8)], "base": base}
+    run.units = [{"task": "t", "target": "cpu", "status": "passed", "error_category": "", "reason": ""}]
+    rows, drift = decide(run, {}, thresholds={"t": 0.03}, missing_units=[], paired=paired)
+    assert drift == []
+    assert [r["verdict"] for r in rows] == ["regression"] * 6
+    assert all(r["baseline"] == "interleaved" and r["pairs"] == 8 for r in rows)
