@@ -114,7 +114,7 @@ def test_the_action_runs_the_pull_requests_merge_base(origin: dict[str, str], tm
         assert run.status == "success", "\n".join(s.log for s in run.steps)
         log = run.step("dtf run")[0].log
         assert f"--base auto: {origin['c1'][:12]}" in log
-    db = gh.artifacts / f"dtf-shard-{shards[0]}" / f"{shards[0]}.duckdb"
+    (db,) = gh.artifacts.glob(f"dtf-shard*{shards[0]}/{shards[0]}.duckdb")  # artifact names carry the run
     con = duckdb.connect(str(db), read_only=True)
     meta = dict(con.execute("SELECT key, value FROM dtf_meta").fetchall())
     sides = dict(con.execute("SELECT side, count(*) FROM samples GROUP BY side").fetchall())
@@ -123,6 +123,7 @@ def test_the_action_runs_the_pull_requests_merge_base(origin: dict[str, str], tm
     assert sides == {"base": 8, "head": 8}
     agg = gh.run({"command": "aggregate", "post": "false", "history": "", "fail-on": "never"}, env)
     assert agg.status == "success", "\n".join(s.log for s in agg.steps)
-    verdicts = json.loads((gh.artifacts / "dtf-report" / "verdicts.json").read_text())
+    (report,) = gh.artifacts.glob("dtf-report*/verdicts.json")
+    verdicts = json.loads(report.read_text())
     row = next(r for r in verdicts["series"] if r["task"] == "kernel")
     assert row["verdict"] == "regression" and row["baseline"] == "interleaved", row["reason"]
