@@ -127,7 +127,9 @@ def test_history_mode_is_fooled_by_the_job_where_interleaved_is_not(repo: Path) 
     git(repo, "checkout", "-q", "main")
     dtf(repo, "local", "--no-progress", "--fail-on", "never", env={"JOB_SPEED": "0.8"})
     row, _ = series(repo)
-    assert row["verdict"] == "improvement"  # wrong, and the reason interleaved exists
+    # 10 % more work looks 12 % faster: wrong, and the reason interleaved exists. (An
+    # improvement, or set aside when this shared machine is busy: never the regression it is.)
+    assert row["ratio"] < 0.95 and row["verdict"] in ("improvement", "inconclusive")
 
 
 def test_a_base_that_cannot_run_is_yellow_never_green(repo: Path) -> None:
