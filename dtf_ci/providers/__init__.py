@@ -9,11 +9,30 @@ commit, pull request), the registered runners and their labels, and how to publi
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from dtf_ci.ci import CIProvider, detect_ci_provider
+from dtf_ci.errors import ProviderError
+
+T = TypeVar("T")
+
+
+def bounded_listing(items: Iterable[T], what: str, *, api: str, max_items: int,
+                    deadline: float) -> Iterator[T]:
+    """A provider listing cut off at ``max_items`` items or ``deadline`` seconds, with a clear
+    error: a server sending endless ``next`` links cannot hold aggregate (or its history append)."""
+    started = time.monotonic()
+    for count, item in enumerate(items, start=1):
+        if count > max_items:
+            raise ProviderError(f"{api} API: more than {max_items} {what}; "
+                                "stopped reading (endless next links?)")
+        if time.monotonic() - started > deadline:
+            raise ProviderError(f"{api} API: listing the {what} took more than "
+                                f"{deadline:.0f} s; stopped")
+        yield item
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from dtf_ci import log
 from dtf_ci.errors import ProviderError
+from dtf_ci.providers import bounded_listing
 
 if TYPE_CHECKING:  # PyGithub is imported only when a client is built
     from github import Github
@@ -302,15 +303,8 @@ class GitHubAPI:
 
     def bounded(self, items: Iterable[T], what: str) -> Iterator[T]:
         """A listing cut off at ``max_items`` items or ``deadline`` seconds, with a clear error."""
-        started = time.monotonic()
-        for count, item in enumerate(items, start=1):
-            if count > self.policy.max_items:
-                raise ProviderError(f"GitHub API: more than {self.policy.max_items} {what}; "
-                                    "stopped reading (endless next links?)")
-            if time.monotonic() - started > self.policy.deadline:
-                raise ProviderError(f"GitHub API: listing the {what} took more than "
-                                    f"{self.policy.deadline:.0f} s; stopped")
-            yield item
+        return bounded_listing(items, what, api="GitHub", max_items=self.policy.max_items,
+                               deadline=self.policy.deadline)
 
     def _pace(self) -> None:
         if self._last_write and self.policy.write_interval > 0:

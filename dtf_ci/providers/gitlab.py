@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from dtf_ci import log
 from dtf_ci.errors import ProviderError
-from dtf_ci.providers import PublishRequest, PublishResult, RunContext, Runner
+from dtf_ci.providers import PublishRequest, PublishResult, RunContext, Runner, bounded_listing
 
 T = TypeVar("T")
 
@@ -260,15 +260,8 @@ class GitLabAPI:
 
     def bounded(self, items: Iterable[T], what: str) -> Iterator[T]:
         """A listing cut off at ``max_items`` items or ``deadline`` seconds, with a clear error."""
-        started = time.monotonic()
-        for count, item in enumerate(items, start=1):
-            if count > self.policy.max_items:
-                raise ProviderError(f"GitLab API: more than {self.policy.max_items} {what}; "
-                                    "stopped reading (endless next links?)")
-            if time.monotonic() - started > self.policy.deadline:
-                raise ProviderError(f"GitLab API: listing the {what} took more than "
-                                    f"{self.policy.deadline:.0f} s; stopped")
-            yield item
+        return bounded_listing(items, what, api="GitLab", max_items=self.policy.max_items,
+                               deadline=self.policy.deadline)
 
 
 # --- runners -------------------------------------------------------------------------------
