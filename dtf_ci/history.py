@@ -17,7 +17,6 @@ git branch (:class:`dtf_ci.history_git.GitBranchStore`), chosen by :func:`open_h
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
 import re
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from dtf_ci.errors import HistoryError
+from dtf_ci.gcpause import paused_gc
 from dtf_ci.log import warning
 
 RUN_SCHEMA = "dtf.history-run/1"
@@ -445,17 +445,6 @@ def target_facts(store: HistoryStore) -> dict[str, dict[str, str]]:
     return out
 
 
-@contextlib.contextmanager
-def _no_gc() -> Iterator[None]:
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _fact_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -473,7 +462,7 @@ def series_history(store: HistoryStore, *, max_runs: int = 30, branch: str | Non
     if branch is not None:
         runs = [r for r in runs if r.branch == branch]
     runs = runs[-max_runs:] if max_runs > 0 else []
-    with _no_gc():  # millions of small lists: the cyclic GC would rescan them again and again
+    with paused_gc():  # millions of small lists: the cyclic GC would rescan them again and again
         return _series(runs)
 
 

@@ -15,7 +15,6 @@ format from the file.
 from __future__ import annotations
 
 import difflib
-import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +45,7 @@ from dtf_ci.formats import (
 )
 from dtf_ci.formats._common import fail
 from dtf_ci.formats.custom import BIGGER_IS_BETTER, SMALLER_IS_BETTER
+from dtf_ci.gcpause import paused_gc
 from dtf_ci.model import ParseResult
 
 __all__ = [
@@ -228,15 +228,11 @@ def parse_with(fmt: Format, path: Path) -> ParseResult:
     A large file makes hundreds of thousands of small objects that hold no cycles; the
     collector would rescan them again and again (a third of the time of a big go log).
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return fmt.parse(Path(path))
-    except ResultsFormatError as exc:
-        raise _with_look(exc, fmt, Path(path)) from None
-    finally:
-        if enabled:
-            gc.enable()
+    with paused_gc():
+        try:
+            return fmt.parse(Path(path))
+        except ResultsFormatError as exc:
+            raise _with_look(exc, fmt, Path(path)) from None
 
 
 def _family(fmt: Format) -> str:
