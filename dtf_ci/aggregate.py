@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dtf_ci import log
+from dtf_ci import history_marks, log
 from dtf_ci.errors import FatalError, HistoryError, InfrastructureError, PolicyFailure
 from dtf_ci.verdicts import ORDER, decide, overall, read_run
 
@@ -120,6 +120,7 @@ def aggregate(
     thresholds = {tid: float(t.get("threshold", 0.03)) for tid, t in (plan or {}).get("tasks", {}).items()}
     notes: list[str] = []
     store, history, run_shas = None, {}, {}
+    run_dates: dict[str, str] = {}
     no_baseline: str | None = None
     if history_spec:
         from dtf_ci.history import open_history, series_history
@@ -128,7 +129,9 @@ def aggregate(
             store = open_history(history_spec)
             # In CI the baseline is the default branch's history; locally, whatever was run here.
             main = ctx.default_branch if ctx.provider != "local" and ctx.default_branch else None
-            run_shas = {r.run_id: r.sha for r in store.runs() if main is None or r.branch == main}
+            main_runs = [r for r in store.runs() if main is None or r.branch == main]
+            run_shas = {r.run_id: r.sha for r in main_runs}
+            run_dates = {r.run_id: r.created_at for r in main_runs}
             history = series_history(store, max_runs=30, branch=main)
         except HistoryError as exc:
             no_baseline = f"history unavailable because {exc}"
@@ -149,6 +152,7 @@ def aggregate(
                          main_line=ctx.on_main_line and ctx.provider != "local", sha=ctx.sha, run_shas=run_shas,
                          paired=read_pairs(str(merged_path)), series_thresholds=series_thresholds(plan))
     _annotate_rows(rows, str(merged_path), hw_now, hw_changed, notes, plan)
+    history_marks.annotate_groups(rows, plan)
     busy_note = _set_aside_busy(rows, run)
     for sha in dict.fromkeys(r["landed_in"] for r in rows if r.get("landed_in")):
         # Usually this run's commit; an earlier one when the last runs already sat on the new level.
@@ -171,6 +175,9 @@ def aggregate(
         "unschedulable": (plan or {}).get("unschedulable", []), "no-baseline": no_baseline,
         # In CI without the plan (its artifact not downloaded), units that never ran are unseen.
         "plan-missing": plan is None and ctx.provider != "local",
+        # What the dashboard's history charts link to: each run's commit, on the forge.
+        "history-runs": history_marks.history_runs(rows, run_shas, run_dates),
+        "repository": history_marks.repository_of(ctx),
     }
     if plan and ctx.provider != "local":
         verdicts["job-overhead-s"] = measure_job_overheads(merged_path, plan)

@@ -327,7 +327,7 @@ def _task_json(task: Task) -> dict[str, Any]:
     return {"run": task.run, "format": task.format, "repeat": task.repeat, "timeout-s": task.timeout_s,
             "retries": task.retries, "threshold": task.threshold, "max-repeat": task.max_repeat,
             "produces": list(task.produces), "env": dict(task.env), "parallel": task.runs_in_parallel,
-            "baseline": task.baseline, "threshold-auto": task.threshold_auto}
+            "baseline": task.baseline, "threshold-auto": task.threshold_auto, "group": task.group}
 
 
 def _sha256(path: str) -> str:

@@ -26,7 +26,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from dtf_ci import dashboard
+from dtf_ci.dashboard import HISTORY_CHUNK, INLINE_SERIES_MAX
 from dtf_ci.report_format import VERDICT_ORDER, build_view, md, plural
+
+__all__ = ["COMMENT_MARKER", "HISTORY_CHUNK", "INLINE_SERIES_MAX", "render_comment", "render_dashboard",
+           "render_summary", "write_report"]
 
 COMMENT_MARKER = "<!-- dtf-report -->"
 """First line of ``report.md``: how the sticky PR comment is found again and updated."""
@@ -217,20 +222,6 @@ def render_summary(
     return _markdown(verdicts, _view(verdicts, title, run_url), "summary.md.j2", max_bytes, _bytes)
 
 
-def _json_for_script(data: Any) -> str:
-    """JSON that is safe inside ``<script>``: no ``</script>``, ``<!--`` or line separators."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    for ch, esc in (
-        ("<", "\\u003c"),
-        (">", "\\u003e"),
-        ("&", "\\u0026"),
-        ("\u2028", "\\u2028"),
-        ("\u2029", "\\u2029"),
-    ):
-        text = text.replace(ch, esc)
-    return text
-
-
 def render_dashboard(
     verdicts: dict[str, Any], *, title: str = "dtf", run_url: str | None = None
 ) -> str:
@@ -239,58 +230,9 @@ def render_dashboard(
     return page
 
 
-INLINE_SERIES_MAX = 2000
-"""Up to this many series the dashboard is one file; above it, histories go to side files."""
-
-HISTORY_CHUNK = 500
-"""Series per history side file (``data/history-N.js``): a click loads one ~100-300 KB file."""
-
-_INDEX_KEYS = (
-    "task", "metric", "target", "unit", "verdict", "direction", "change", "change_text",
-    "ci_text", "p_text", "p_value", "baseline_text", "current_text", "baseline", "current",
-    "baseline_n", "current_n", "reason", "scale",
-)
-_HEAVY_KEYS = ("history", "current_values")
-
-
 def _dashboard(view: dict[str, Any], inline_max: int | None = INLINE_SERIES_MAX) -> tuple[str, dict[str, str]]:
-    """``index.html`` and its side files (relative path -> text).
-
-    A year of history for 20,000 series is tens of megabytes: embedded, the page takes
-    seconds to parse before anything shows. Above ``inline_max`` series the page keeps only
-    the index (names, verdicts, figures) and each history lives in ``data/history-N.js``,
-    a script that calls ``dtfHistory(N, {...})``. Script files, not ``fetch``: browsers
-    refuse ``fetch`` of ``file://`` URLs, and the dashboard must work from a downloaded
-    artifact as well as from GitHub Pages.
-    """
-    from markupsafe import Markup
-
-    rows = view["rows"]
-    split = inline_max is not None and len(rows) > inline_max
-    keys = _INDEX_KEYS if split else _INDEX_KEYS + _HEAVY_KEYS
-    # Columns, not objects: 20,000 copies of 19 key names would be half of the page.
-    series = [[r[k] for k in keys] for r in rows]
-    side: dict[str, str] = {}
-    if split:
-        for start in range(0, len(rows), HISTORY_CHUNK):
-            chunk = start // HISTORY_CHUNK
-            part = {str(i): {k: rows[i][k] for k in _HEAVY_KEYS}
-                    for i in range(start, min(start + HISTORY_CHUNK, len(rows)))}
-            side[f"data/history-{chunk}.js"] = f"dtfHistory({chunk},{_json_for_script(part)});\n"
-    data = {
-        "fields": list(keys),
-        "series": series,
-        "split": HISTORY_CHUNK if split else 0,
-        "units": view["bad_units"],
-        "rejected": view["rejected"],
-        "absent": view["absent"],
-        "drift": view["drift"],
-        "counts": view["counts"],
-        "overall": view["overall"],
-    }
-    env = _environment()
-    page = env.get_template("index.html.j2").render(v=view, data_json=Markup(_json_for_script(data)))
-    return page, side
+    """``index.html`` and its side files (relative path -> text): see :mod:`dtf_ci.dashboard`."""
+    return dashboard.render(view, _environment(), inline_max)
 
 
 # Badge colours: hex for the SVG, a shields.io name for the endpoint JSON.

@@ -264,6 +264,7 @@ def _series_row(s: dict[str, Any]) -> dict[str, Any]:
     base, cur = _num(s.get("baseline_median")), _num(s.get("current_median"))
     scale = unit_scale(unit, [v for v in (base, cur) if v is not None] or cur_vals or medians)
     verdict = _text(s.get("verdict")) or "inconclusive"
+    group = s.get("group")
     return {
         "task": _text(s.get("task")),
         "metric": _text(s.get("metric")),
@@ -287,7 +288,48 @@ def _series_row(s: dict[str, Any]) -> dict[str, Any]:
         "scale": [scale[0], scale[1]],
         "history": hist,
         "current_values": cur_vals,
+        "group": group if isinstance(group, str) else "",
+        "changes": _chart_changes(s.get("change_points")),
+        "window": _baseline_window(s, hist),
     }
+
+
+def _chart_changes(raw: Any) -> list[dict[str, Any]]:
+    """The change points of a series' history as the chart marks them (``change_points`` in
+    verdicts.json: :func:`dtf_ci.history_changes.describe` objects), each field checked."""
+    out = []
+    for c in raw if isinstance(raw, list) else []:
+        if not isinstance(c, dict) or not isinstance(c.get("run-id"), str):
+            continue
+        raw_range = c.get("commit-range")
+        rng: dict[str, Any] = raw_range if isinstance(raw_range, dict) else {}
+        out.append({
+            "run": c["run-id"], "from_run": _text(rng.get("from-run")), "to_run": _text(rng.get("to-run")),
+            "from_sha": _text(rng.get("from")), "to_sha": _text(rng.get("to")),
+            "before": _num(c.get("before")), "after": _num(c.get("after")),
+            "relative": _num(c.get("relative")), "sigmas": _num(c.get("sigmas")),
+            "confidence": _num(c.get("confidence")),
+            "kind": "regression" if c.get("kind") == "regression" else "improvement",
+        })
+    return out
+
+
+def _baseline_window(s: dict[str, Any], hist: list[dict[str, Any]]) -> list[str] | None:
+    """First and last run of the baseline window this run was compared with, or None.
+
+    From ``baseline_window`` when verdicts.json has it; an older file's ``baseline_runs``
+    counts the last runs of its history. An interleaved series had no window: its base ran
+    in the same job.
+    """
+    if s.get("baseline") == "interleaved":
+        return None
+    w = s.get("baseline_window")
+    if isinstance(w, dict) and isinstance(w.get("from-run"), str) and isinstance(w.get("to-run"), str):
+        return [w["from-run"], w["to-run"]]
+    k = s.get("baseline_runs")
+    if isinstance(k, int) and not isinstance(k, bool) and 0 < k <= len(hist):
+        return [hist[-k]["run"], hist[-1]["run"]]
+    return None
 
 
 def _severity(row: dict[str, Any]) -> float:
@@ -485,6 +527,13 @@ def build_view(
             )
     notes = [n[:1].upper() + n[1:] + ("" if n.rstrip()[-1:] in ".!?)" else ".") for n in notes]
     url = run_url or verdicts.get("run-url") or None
+    from dtf_ci.history_marks import commit_links, is_sha
+
+    runs = verdicts.get("history-runs")
+    history_runs = {
+        rid: _text(r.get("sha")) for rid, r in (runs.items() if isinstance(runs, dict) else ())
+        if isinstance(rid, str) and isinstance(r, dict)
+    }
     return {
         "title": title,
         "run_url": _text(url) if url else None,
@@ -516,4 +565,8 @@ def build_view(
         "drift": [drift_line(d) for d in drift_raw],
         "accepted": [_text(a) for a in shards.get("accepted") or []],
         "gpu_units": gpu_report_rows(verdicts.get("units")),
+        "history_runs": history_runs,
+        "links": (links := commit_links(verdicts.get("repository"))),
+        "commit_url": links["commit"] + sha if links and is_sha(sha) else "",
+        "groups": sorted({r["group"] for r in rows if r["group"]}),
     }

@@ -90,8 +90,8 @@ def decide(
     run_shas = run_shas or {}
     paired = paired or {}
     from dtf_ci import stats
-    from dtf_ci.changepoints import baseline_change
     from dtf_ci.history_changes import describe, landed_in
+    from dtf_ci.history_marks import changes_and_window
 
     unit_status = {(u["task"], u["target"]): u for u in run.units}
     out: list[dict[str, Any]] = []
@@ -121,8 +121,13 @@ def decide(
             out.append(row)
             continue
         medians = [m for _, m, _ in past]
-        start, moved = baseline_change(medians)
+        # One detector call gives the baseline window and the change points the chart marks.
+        changes, start, moved = changes_and_window(medians)
         window = past[start:][-BASELINE_RUNS:]
+        run_ids = [rid for rid, _, _ in past]
+        row["change_points"] = [describe(c, run_ids, run_shas, cur["direction"]) for c in changes]
+        if window:
+            row["baseline_window"] = {"from-run": window[0][0], "to-run": window[-1][0], "runs": len(window)}
         baseline = [v for _, _, vals in window for v in vals if math.isfinite(v)]
         noise = stats.series_noise([m for _, m, _ in past[start:]])
         row["baseline_n"] = len(baseline)
@@ -130,7 +135,7 @@ def decide(
         row["baseline_runs"] = len(window)
         row["noise"] = noise
         if moved is not None:  # the level moved: name the run, its commit range, size, confidence
-            row["change_point"] = describe(moved, [rid for rid, _, _ in past], run_shas, cur["direction"])
+            row["change_point"] = describe(moved, run_ids, run_shas, cur["direction"])
         to_compare.append((row, _summarize(baseline), _summarize(cur["values"]), row["threshold"], noise))
     comparisons: list[Any] = []
     if to_compare:

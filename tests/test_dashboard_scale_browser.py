@@ -26,26 +26,54 @@ TARGETS = ["cpu", "a100", "h100", "mac"]
 N_TASKS = 5000  # x 4 targets = 20,000 series
 
 
+STEP_RUN = 22  # series with a step in their history move to a new level at this run
+
+
+def run_id(k: int) -> str:
+    return f"2026-{k:03d}"
+
+
 def monorepo(n_tasks: int = N_TASKS, runs: int = 30) -> dict[str, Any]:
-    """verdicts.json of a 20,000-series run: 40 task groups, 4 targets, 500 regressions."""
+    """verdicts.json of a 20,000-series run: 40 name prefixes, 25 suite groups, 4 targets,
+    500 regressions; every 50th task's history steps up 20 % at run 22 (a change point that
+    starts its baseline window), the others' window is their last 10 runs."""
+    import hashlib
+
     rng = random.Random(13)
+    shas = {run_id(k): hashlib.sha1(str(k).encode()).hexdigest() for k in range(runs)}
     series = []
     for i in range(n_tasks):
+        step = i % 50 == 3
         for target in TARGETS:
             base = 1e-3 * (1 + (i % 97))
             regression = i % 40 == 7
             ratio = 1.25 if regression else 1.0 + rng.uniform(-0.01, 0.01)
+            level = [base * (1.2 if step and k >= STEP_RUN else 1.0) for k in range(runs)]
+            window = (STEP_RUN if step else runs - 10, runs - 1)
             series.append({
                 "task": f"g{i % 40:02d}.bench_{i:05d}", "metric": "real_time", "target": target,
+                "group": f"team-{i % 25:02d}",
                 "unit": "s", "direction": "lower", "verdict": "regression" if regression else "unchanged",
                 "ratio": ratio, "ci_low": ratio - 0.01, "ci_high": ratio + 0.01,
-                "p_value": 1e-5 if regression else 0.4, "baseline_median": base,
-                "current_median": base * ratio, "baseline_n": 20, "current_n": 5,
-                "current_values": [base * ratio * rng.uniform(0.99, 1.01) for _ in range(5)],
-                "history": [{"run-id": f"2026-{k:03d}", "median": base * rng.uniform(0.98, 1.02)}
+                "p_value": 1e-5 if regression else 0.4, "baseline_median": level[-1],
+                "current_median": level[-1] * ratio, "baseline_n": 20, "current_n": 5,
+                "current_values": [level[-1] * ratio * rng.uniform(0.99, 1.01) for _ in range(5)],
+                "history": [{"run-id": run_id(k), "median": level[k] * rng.uniform(0.98, 1.02)}
                             for k in range(runs)],
+                "baseline_window": {"from-run": run_id(window[0]), "to-run": run_id(window[1]),
+                                    "runs": window[1] - window[0] + 1},
+                "change_points": [{
+                    "run-id": run_id(STEP_RUN), "sha": shas[run_id(STEP_RUN)], "runs-ago": runs - STEP_RUN,
+                    "commit-range": {"from": shas[run_id(STEP_RUN - 1)], "to": shas[run_id(STEP_RUN)],
+                                     "from-run": run_id(STEP_RUN - 1), "to-run": run_id(STEP_RUN)},
+                    "kind": "regression", "index": STEP_RUN, "before": base, "after": base * 1.2,
+                    "relative": 0.2, "sigmas": 14.0, "p-value": 1e-9, "confidence": 1 - 1e-9, "trend": False,
+                }] if step else [],
             })
-    return {"schema": "dtf.verdicts/1", "run-id": "r-big", "series": series, "units": [], "shards": []}
+    return {"schema": "dtf.verdicts/1", "run-id": "r-big", "sha": hashlib.sha1(b"head").hexdigest(),
+            "series": series, "units": [], "shards": [],
+            "history-runs": {r: {"sha": s, "created-at": ""} for r, s in shas.items()},
+            "repository": {"provider": "github", "server-url": "https://github.com", "repo": "big/monorepo"}}
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +203,30 @@ def test_a_missing_side_file_is_said_not_thrown(browser: Any, report: Path, tmp_
     assert "could not be loaded" in pg.locator("#detail").inner_text()
     assert errors == []
     pg.close()
+
+
+def test_task_groups_and_a_change_point_loaded_from_its_side_file(page: Any, report: Path, tmp_path: Path) -> None:
+    assert page.locator("#f-taskgroup option").count() == 25 + 2  # all, 25 groups, (no group)
+    page.select_option("#f-taskgroup", "team-03")
+    expect(page.locator("#shown")).to_have_text("500 shown, 800 of 20000 series")
+    page.select_option("#f-group", "group")
+    heads = page.locator("#series tbody tr.group")
+    assert heads.count() == 1 and heads.first.get_attribute("data-group") == "team-03"
+    page.select_option("#f-taskgroup", "")
+    page.select_option("#f-group", "")
+    page.fill("#f-search", "g03.bench_00003")  # task 3 steps up 20 % at run 22
+    expect(page.locator("#series tbody tr")).to_have_count(4)
+    page.locator("#series tbody tr").first.click()
+    chart = page.locator("#detail svg.chart")
+    chart.locator("g.cpmark").wait_for()
+    assert chart.locator("g.cpmark").get_attribute("data-run") == "2026-022"
+    assert chart.locator("rect.bwin").count() == 1
+    assert chart.locator("a.hlink").count() == 30
+    href = chart.locator("a.hlink").nth(22).get_attribute("href") or ""
+    assert href.startswith("https://github.com/big/monorepo/commit/") and len(href.rsplit("/", 1)[1]) == 40
+    assert "+20.0% regression" in page.locator("#detail .cps").inner_text()
+    page.screenshot(path=str(tmp_path / "dashboard-20000-change-point.png"))
+    target = os.environ.get("DTF_SCREENSHOT_DIR")
+    if target:
+        Path(target, "dashboard-20000-change-point.png").write_bytes((tmp_path / "dashboard-20000-change-point.png").read_bytes())
+    assert page.errors == []

@@ -291,7 +291,7 @@ def test_plan_records_tasks_targets_and_root(tmp_path: Path, monkeypatch: pytest
     assert plan["tasks"]["t"] == {"run": "echo", "format": "junit", "repeat": 3, "timeout-s": 120.0,
                                   "retries": 2, "threshold": 0.05, "max-repeat": None,
                                   "produces": ["out/"], "env": {"A": "1"}, "parallel": False,
-                                  "baseline": "history", "threshold-auto": False}
+                                  "baseline": "history", "threshold-auto": False, "group": None}
     assert plan["suite-root"] == "suite"
     assert plan["schema"] == "dtf.plan/1" and plan["run-id"] == "r"
     assert plan["targets"]["cpu"]["facts"]["os"] == "linux"
