@@ -71,6 +71,14 @@ def _git(cwd: Path, *args: str) -> str:
 @pytest.fixture
 def workspace(tmp_path: Path) -> dict[str, Path]:
     """A checkout of this repository (committed files) with a local bare origin."""
+    return make_workspace(tmp_path)
+
+
+def make_workspace(tmp_path: Path) -> dict[str, Path]:
+    """The ``workspace`` fixture's work, for other e2e modules: ``repo`` (this repository's
+    committed files, tests/ left out, one commit) with its bare origin ``remote``, the
+    vendored ``actions`` unpacked, act's tool cache under ``xdg`` and the ``artifacts``
+    server folder."""
     repo, remote = tmp_path / "repo", tmp_path / "remote.git"
     files = _git(REPO, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
     for name in filter(None, files):
@@ -264,8 +272,8 @@ def test_two_pipelines_in_one_run_one_with_three_waves(workspace: dict[str, Path
     """Two suites in one workflow run: their artifacts and run ids keep apart, and the second
     one's three waves (builder -> tester -> builder) hand files on through artifacts.
 
-    Hand-wired with `uses: ./`: the reusable workflow checks the action out at
-    job.workflow_sha from GitHub, which act cannot reach offline (see the module notes).
+    Hand-wired with `uses: ./`; the reusable workflow, called from a user's repository, is
+    test_act_reusable.py.
     """
     sys.path.insert(0, str(REPO / "tests" / "integration"))
     from github_server import GitHubServer
