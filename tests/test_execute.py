@@ -22,7 +22,7 @@ def runner(request, monkeypatch):
 
 
 def test_exit_code_and_tail_of_both_streams(runner):
-    out = runner("for i in $(seq 1 100); do echo line$i; done; echo -n err >&2; exit 3")
+    out = runner("for i in $(seq 1 100); do echo line$i; done; printf err >&2; exit 3")
     assert out.exit_code == 3 and not out.timed_out
     assert len(out.tail) == TAIL_LINES and out.tail[-2] == "line100" and out.tail[-1] == "err"
 
