@@ -571,6 +571,50 @@ def test_rerun_failed_jobs_replaces_the_failed_shard_and_keeps_the_run(
     assert sorted(verdicts["shards"]["accepted"]) == sorted(shards)
 
 
+@needs_plan_cli
+@pytest.mark.slow
+def test_rerun_failed_jobs_on_the_main_line_appends_the_whole_run_once(
+    tmp_path: Path, checkout: Path
+) -> None:
+    """On the main line: attempt 1's aggregate, with a shard missing, fails and leaves history
+    alone (a partial run never becomes a baseline); "Re-run failed jobs" completes the run and
+    its aggregate appends it under the plan's run id; running aggregate yet again is refused
+    (a run is appended once), says so, and history keeps the one run."""
+    from dtf_ci.history import open_history
+
+    (checkout / "dtf.yml").write_text(FLAKY)
+    history = str(tmp_path / "history")
+    event = tmp_path / "push.json"
+    event.write_text(json.dumps({"ref": "refs/heads/main", "after": "a" * 40, "repository": {
+        "full_name": "octo-org/octo-repo", "default_branch": "main"}}))
+    main = {"GITHUB_EVENT_PATH": str(event), "GITHUB_REF": "refs/heads/main",
+            "GITHUB_REF_NAME": "main", "GITHUB_SHA": "a" * 40}
+    gh = SimulatedRunner(tmp_path, checkout)
+    plan = gh.run({"command": "plan", "suite": "dtf.yml", "args": "--max-parallel 2",
+                   "history": history}, env=main)
+    shards = [e["shard"] for e in json.loads(plan.outputs["matrix-1"])["include"]]
+    failed = [s for s in shards if gh.run({"command": "run", "shard": s}, env=main).status == "failure"]
+    assert failed
+    first = gh.run({"command": "aggregate", "post": "false", "history": history}, env=main)
+    assert first.status == "failure" and first.outputs["exit-code"] == "1"
+    assert "a partial run never becomes a baseline" in first.step("dtf aggregate")[0].log
+    assert [r.run_id for r in open_history(history).runs()] == []
+
+    attempt2 = {**main, "GITHUB_RUN_ATTEMPT": "2"}
+    for shard in failed:
+        assert gh.run({"command": "run", "shard": shard}, env=attempt2).status == "success"
+    second = gh.run({"command": "aggregate", "post": "false", "history": history}, env=attempt2)
+    assert second.status == "success", "\n".join(s.log for s in second.steps)
+    runs = open_history(history).runs()
+    assert [r.run_id for r in runs] == ["4242-1-dtf"] and runs[0].branch == "main"
+
+    attempt3 = {**main, "GITHUB_RUN_ATTEMPT": "3"}  # aggregate alone, once more
+    third = gh.run({"command": "aggregate", "post": "false", "history": history}, env=attempt3)
+    log = third.step("dtf aggregate")[0].log
+    assert "history not appended" in log and "4242-1-dtf is already there" in log, log
+    assert [r.run_id for r in open_history(history).runs()] == ["4242-1-dtf"]
+
+
 def test_the_readme_workflow_works_as_pasted(tmp_path: Path) -> None:
     """README's example: valid, with the permissions the called jobs need, a secret name
     `secrets: inherit` can fill, and triggers (a workflow without `on:` never runs)."""
