@@ -191,8 +191,8 @@ def test_group_by_and_filter_by_task_group(browser: Any, stepped: tuple[Path, di
         pg.select_option("#f-group", "group")
         heads = pg.locator("#series tbody tr.group")
         expect(heads).to_have_count(3)
-        names = sorted(heads.nth(i).get_attribute("data-group") for i in range(3))
-        assert names == ["(no group)", "cpu-bench", "gpu"]
+        names = [heads.nth(i).get_attribute("data-group") for i in range(3)]
+        assert names == ["cpu-bench", "gpu", "(no group)"]  # worst first, then by name; ungrouped last
         gpu = pg.locator('#series tbody tr.group[data-group="gpu"]')
         assert "1 series" in gpu.inner_text()
         gpu.click()  # fold

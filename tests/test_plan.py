@@ -293,6 +293,9 @@ def test_plan_records_tasks_targets_and_root(tmp_path: Path, monkeypatch: pytest
                                   "produces": ["out/"], "env": {"A": "1"}, "parallel": False,
                                   "baseline": "history", "threshold-auto": False, "group": None}
     assert plan["suite-root"] == "suite"
+    grouped = make_plan(suite_of([Task(id="g", run="echo", group="gpu")], root=str(tmp_path / "suite")),
+                        inventory_of({"cpu": 1}), run_id="r")
+    assert grouped["tasks"]["g"]["group"] == "gpu"  # the dashboard groups and filters by it
     assert plan["schema"] == "dtf.plan/1" and plan["run-id"] == "r"
     assert plan["targets"]["cpu"]["facts"]["os"] == "linux"
     assert plan["targets"]["cpu"]["runners-online"] == 1
