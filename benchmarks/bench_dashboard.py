@@ -3,11 +3,12 @@
     python benchmarks/bench_dashboard.py            # 20,000 series, 3 page loads (goal < 2 s, < 5 MB)
     python benchmarks/bench_dashboard.py --quick    # 4,000 series, one load
 
-Writes the report of a generated 20,000-series run (40 task groups, 4 targets, 30 runs of
-history each) with dtf's own write_report, opens index.html from disk in headless Chromium
+Writes the report of a generated 20,000-series run (40 name prefixes, 25 suite task groups,
+4 targets, 30 runs of history each, every 50th task with a change point and every series with
+its baseline window and commit links) with dtf's own write_report, opens index.html from disk in headless Chromium
 (/usr/bin/chromium through playwright) and times, per fresh page: navigation start -> the
 first table rows in the DOM ("usable": filters and rows respond), and one click -> the
-history chart drawn (its side file loaded). Prints the bytes the first view reads, the
+history chart drawn (its side file loaded, window and change points marked). Prints the bytes the first view reads, the
 machine line and the load average: on a shared 2-core machine wall times are inflated.
 """
 
