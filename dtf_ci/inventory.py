@@ -288,11 +288,10 @@ def build_inventory(suite: Suite, runners: str | None, *, org: str | None = None
             from dtf_ci.providers import get_provider
 
             provider = get_provider("gitlab")
-            token = os.environ.get("DTF_RUNNERS_TOKEN") or os.environ.get("GITLAB_TOKEN")
-            if not token:
-                raise ProviderError("no token", status=401)
+            # the provider reads DTF_RUNNERS_TOKEN, else DTF_GITLAB_TOKEN, else GITLAB_TOKEN
+            # (docs/gitlab.md#tokens), and raises a 401 ProviderError when none is set
             return inventory_from_runners(
-                provider.list_runners(provider.context(), token=token, org=org), suite, "gitlab")
+                provider.list_runners(provider.context(), org=org), suite, "gitlab")
         except (UsageError, ProviderError) as exc:
             if isinstance(exc, ProviderError) and exc.status not in (401, 403, 404):
                 raise

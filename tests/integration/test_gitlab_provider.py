@@ -241,6 +241,26 @@ def test_runner_token_comes_from_the_environment(
     assert {r.token for r in gitlab_api.requests} == {"runners-only"}
 
 
+def test_plan_lists_runners_with_the_api_token_alone(
+    gitlab_api: GitLabServer, waits: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dtf plan --runners gitlab` with only DTF_GITLAB_TOKEN set (docs/gitlab.md#tokens: the
+    runners token falls back to it) lists the runners instead of planning from the suite."""
+    from dtf_ci.inventory import build_inventory
+    from dtf_ci.suite import Defaults, Suite, Task
+
+    gitlab_api.add_runner("box", ["linux", "bench-box"])
+    for name, value in mr_env(gitlab_api).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DTF_GITLAB_TOKEN", "api-token")
+    suite = Suite(path="dtf.yml", root=".", version=1, targets={}, defaults=Defaults(),
+                  tasks={"t": Task(id="t", run="true")})
+    inv = build_inventory(suite, "gitlab")
+    assert inv.source == "gitlab", inv.notes
+    assert [t.spec.runs_on for t in inv.targets.values()] == [("linux", "bench-box")]
+    assert {r.token for r in gitlab_api.requests} == {"api-token"}
+
+
 def test_server_errors_are_retried_with_backoff_then_reported(
     gitlab_api: GitLabServer, waits: list[float]
 ) -> None:
