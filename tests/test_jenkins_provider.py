@@ -100,6 +100,44 @@ def test_context_of_a_fork_change_request(fork: str, head: str) -> None:
     assert ctx.head_repo == head and ctx.is_fork_pr
 
 
+@pytest.mark.parametrize(("url", "repo"), [
+    ("https://github.com/octo-org/octo-repo.git", "octo-org/octo-repo"),
+    ("https://github.com/octo-org/octo-repo", "octo-org/octo-repo"),
+    ("https://jenkins:ghp_secret@github.com/octo-org/octo-repo.git", "octo-org/octo-repo"),
+    ("git@github.com:octo-org/octo-repo.git", "octo-org/octo-repo"),
+    ("ssh://git@gitlab.example.com:2222/group/sub/proj.git", "group/sub/proj"),
+    ("https://gitlab.example.com:8443/group/proj.git/", "group/proj"),
+])
+def test_the_repository_comes_from_git_url_in_every_form(url: str, repo: str) -> None:
+    ctx = provider.context(build_env(GIT_URL=url))
+    assert ctx.repo == repo
+    assert "secret" not in ctx.extra["git_url"] and ctx.extra["git_url"].endswith(url.split("@")[-1])
+
+
+def test_the_repository_falls_back_to_git_url_1_and_dtf_repository_wins() -> None:
+    """A pipeline with two checkouts has GIT_URL_1, GIT_URL_2 and no GIT_URL."""
+    env = build_env(GIT_URL="", GIT_URL_1="https://github.com/octo-org/first.git",
+                    GIT_URL_2="https://github.com/octo-org/second.git")
+    assert provider.context(env).repo == "octo-org/first"
+    assert provider.context({**env, "DTF_REPOSITORY": "octo-org/chosen"}).repo == "octo-org/chosen"
+
+
+@pytest.mark.parametrize("git_branch", ["origin/feature/x", "refs/remotes/origin/feature/x",
+                                        "remotes/origin/feature/x", "refs/heads/feature/x",
+                                        "feature/x"])
+def test_git_branch_in_every_form_gives_the_branch(git_branch: str) -> None:
+    ctx = provider.context(build_env(BRANCH_NAME="", GIT_BRANCH=git_branch))
+    assert ctx.branch == "feature/x" and ctx.ref == "refs/heads/feature/x"
+    assert not ctx.on_main_line and ctx.event == "push"
+
+
+def test_a_change_request_with_a_non_numeric_id_has_no_number_but_is_not_main_line() -> None:
+    """Some branch sources name change requests (``MR-7``): no number to comment on, but
+    still a change request, never appended to history."""
+    ctx = provider.context(pr_env(CHANGE_ID="MR-7", CHANGE_BRANCH="main"))
+    assert ctx.pr_number is None and ctx.event == "pull_request" and not ctx.on_main_line
+
+
 def test_dtf_sha_overrides_git_commit_for_merge_builds() -> None:
     head = "1f0a2b3c4d5e6f708192a3b4c5d6e7f801234567"
     assert provider.context(pr_env(DTF_SHA=head)).sha == head

@@ -46,6 +46,10 @@ class Runner:
     os: str = ""
 
 
+CHANGE_REQUEST_EVENTS = frozenset({"pull_request", "pull_request_target", "merge_request_event"})
+"""Events of a proposed change: never appended to history, whatever its branch is called."""
+
+
 @dataclass(frozen=True)
 class RunContext:
     """Where and why this run happens. Every field may be empty outside CI."""
@@ -76,6 +80,8 @@ class RunContext:
             return True
         if self.head_repo and self.repo and self.head_repo != self.repo:
             return False  # a fork's branch named like the default branch is still a fork's
+        if self.event in CHANGE_REQUEST_EVENTS:
+            return False  # a change request without a number (Jenkins: CHANGE_ID=MR-7) is one too
         return self.pr_number is None and bool(self.branch) and self.branch == self.default_branch
 
 

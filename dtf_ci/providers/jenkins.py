@@ -41,6 +41,12 @@ def _repo_from_url(url: str) -> str:
     return match.group(1) if match else ""
 
 
+def _without_credentials(url: str) -> str:
+    """``https://user:token@host/o/n.git`` -> ``https://host/o/n.git``: a job's remote URL
+    may carry a token (the Git plugin keeps what the job was configured with)."""
+    return re.sub(r"^([a-z+]+://)[^@/]*@", r"\1", url.strip())
+
+
 def context(env: Mapping[str, str] | None = None) -> RunContext:
     """This build's context from the variables Jenkins and its Git and multibranch plugins set.
 
@@ -73,6 +79,8 @@ def context(env: Mapping[str, str] | None = None) -> RunContext:
     extra = {key: get(name) for key, name in (
         ("job_name", "JOB_NAME"), ("change_url", "CHANGE_URL"), ("change_id", "CHANGE_ID"),
         ("node_name", "NODE_NAME"), ("git_url", "GIT_URL")) if get(name)}
+    if "git_url" in extra:
+        extra["git_url"] = _without_credentials(extra["git_url"])
     return RunContext(
         provider="jenkins",
         repo=repo,
