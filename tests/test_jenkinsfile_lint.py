@@ -21,24 +21,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.node_tools import NODE_MODULES, node22
 
 # one JVM start for both files: a minute or two on a busy machine
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
-NODE_MODULES = REPO / ".ci" / "node" / "node_modules"
 LINTER = NODE_MODULES / "npm-groovy-lint" / "lib" / "index.js"
 EXAMPLE = REPO / "examples" / "jenkins" / "Jenkinsfile"
-
-
-def _node22() -> str:
-    for node in (NODE_MODULES / ".bin" / "node", shutil.which("node")):
-        if node is None or not Path(node).exists():
-            continue
-        out = subprocess.run([str(node), "--version"], capture_output=True, text=True, check=False)
-        match = re.match(r"v(\d+)\.", out.stdout.strip())
-        if match and int(match.group(1)) >= 22:
-            return str(node)
-    pytest.skip("no Node.js >= 22 (npm-groovy-lint needs it): .ci/run installs node@22 under .ci/node")
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +38,7 @@ def findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
     if shutil.which("java") is None:
         pytest.skip("java is not installed (npm-groovy-lint runs CodeNarc on it): .ci/run "
                     "installs default-jre-headless")
-    node = _node22()
+    node = node22("npm-groovy-lint")
     root = tmp_path_factory.mktemp("lint")
     (root / "example").mkdir()
     (root / "broken").mkdir()

@@ -45,28 +45,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.node_tools import NODE_MODULES, node22
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 
-NODE_BIN = REPO / ".ci" / "node" / "node_modules" / ".bin"
-GCL_SCRIPT = REPO / ".ci" / "node" / "node_modules" / "gitlab-ci-local" / "dist" / "index.js"
+GCL_SCRIPT = NODE_MODULES / "gitlab-ci-local" / "dist" / "index.js"
 EXAMPLE = REPO / "examples" / "gitlab" / ".gitlab-ci.yml"
 TOKEN = "glpat-e2e"
 PROJECT, PROJECT_ID = "octo-group/octo-project", 1217  # gitlab-ci-local's fixed CI_PROJECT_ID
 MR_IID = 7
-
-
-def _node22() -> Path:
-    """Node >= 22 (gitlab-ci-local's engine): the npm package ``node@22`` under .ci/node."""
-    for node in (NODE_BIN / "node", shutil.which("node")):
-        if node is None or not Path(node).exists():
-            continue
-        out = subprocess.run([str(node), "--version"], capture_output=True, text=True, check=False)
-        match = re.match(r"v(\d+)\.", out.stdout.strip())
-        if match and int(match.group(1)) >= 22:
-            return Path(node)
-    pytest.skip("no Node.js >= 22 (gitlab-ci-local needs it): .ci/run installs node@22 "
-                "from npm under .ci/node")
 
 
 def _gitlab_ci_local() -> list[str]:
@@ -74,7 +61,7 @@ def _gitlab_ci_local() -> list[str]:
         pytest.skip("gitlab-ci-local is not installed: .ci/run installs it from npm under .ci/node")
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
-    return [str(_node22()), str(GCL_SCRIPT)]
+    return [node22("gitlab-ci-local"), str(GCL_SCRIPT)]
 
 
 def _wheelhouse() -> Path:
