@@ -107,9 +107,6 @@ def _parent_pipeline(wheel: Path) -> str:
 def project(tmp_path: Path, dtf_wheel: Path) -> dict[str, Path]:
     """A project holding the quickstart and the example pipeline, with a bare origin."""
     repo, remote = tmp_path / "project", tmp_path / "remote.git"
-    for name in ("README.md",):
-        (repo / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, repo / name)
     shutil.copytree(REPO / "examples" / "quickstart", repo / "examples" / "quickstart",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".dtf"))
     (repo / ".gitlab-ci.yml").write_text(_parent_pipeline(dtf_wheel), encoding="utf-8")
@@ -133,8 +130,9 @@ def run_pipeline(ws: dict[str, Path], api_url: str, *variables: str,
     """One pipeline of the checked-out branch; ``variables`` as ``--variable`` (parent only)."""
     repo = ws["repo"]
     # a shell runner cleans the checkout before each job (git clean -ffdx): nothing from the
-    # last pipeline's jobs may stand in for this one's artifacts
-    _git(repo, "clean", "-ffdxq")
+    # last pipeline's jobs may stand in for this one's artifacts. gitlab-ci-local's state
+    # stays: it numbers the pipelines (CI_PIPELINE_ID, and so dtf's run id)
+    _git(repo, "clean", "-ffdxq", "-e", ".gitlab-ci-local/")
     server = api_url.removesuffix("/api/v4")
     remotes = _git(repo, "remote").split()
     if "gcl-origin" in remotes:
@@ -248,7 +246,7 @@ def test_parent_and_child_pipeline_for_a_merge_request_then_the_default_branch(
 
         notes = api.notes(MR_IID)
         assert len(notes) == 1, notes
-        first = notes[0]
+        first = dict(notes[0])  # the server edits its own dict in place
         assert first["body"].startswith("<!-- dtf-report -->"), first["body"][:300]
         assert "No regressions in 10 series" in first["body"] and "| e2e-shell |" in first["body"], first["body"]
         assert "history not appended" in proc.stdout + proc.stderr, _tail(proc)
@@ -265,6 +263,10 @@ def test_parent_and_child_pipeline_for_a_merge_request_then_the_default_branch(
         _assert_passed(proc, ["plan", "bench", "[bench] -> aggregate"])
         notes = api.notes(MR_IID)
         assert len(notes) == 1 and notes[0]["id"] == first["id"], notes
+        # the edit carries the second pipeline's report: each parent pipeline is its own dtf
+        # run, named by the parent's CI_PIPELINE_ID (the child's id is another)
+        run_ids = [re.findall(r"for run `(gitlab-\d+)`", body) for body in (first["body"], notes[0]["body"])]
+        assert len(run_ids[0]) == len(run_ids[1]) == 1 and run_ids[0] != run_ids[1], run_ids
         assert len(api.requests_to("PUT", rf"/merge_requests/{MR_IID}/notes/{first['id']}$")) == 1
         assert len(api.requests_to("POST", rf"/merge_requests/{MR_IID}/notes$")) == 1
         assert _history_head(remote) == "", "a merge request pipeline appended history"
@@ -283,6 +285,7 @@ def test_parent_and_child_pipeline_for_a_merge_request_then_the_default_branch(
         assert _history_head(remote) != "", _tail(proc)
         appended = _git(remote, "ls-tree", "-r", "--name-only", "dtf-data").split()
         assert appended, "the history branch holds no file"
+        print("history branch:", appended)
         assert len(api.requests_to("POST", r"/notes$")) == posts_before
         statuses = api.statuses(main_sha)
         assert statuses and statuses[0]["status"] == "success", statuses
