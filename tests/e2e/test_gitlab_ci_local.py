@@ -127,7 +127,9 @@ def project(tmp_path: Path, dtf_wheel: Path) -> dict[str, Path]:
 
 def run_pipeline(ws: dict[str, Path], api_url: str, *variables: str,
                  timeout: int = 1200) -> subprocess.CompletedProcess[str]:
-    """One pipeline of the checked-out branch; ``variables`` as ``--variable`` (parent only)."""
+    """One pipeline of the checked-out branch; ``variables`` as ``--variable NAME=VALUE``
+    (the parent pipeline only, as on GitLab) or ``--unset-variable NAME`` (``-NAME``: the
+    parent and its child, as on GitLab, where a merge request pipeline has no branch)."""
     repo = ws["repo"]
     # a shell runner cleans the checkout before each job (git clean -ffdx): nothing from the
     # last pipeline's jobs may stand in for this one's artifacts. gitlab-ci-local's state
@@ -150,7 +152,10 @@ def run_pipeline(ws: dict[str, Path], api_url: str, *variables: str,
             "--home", str(ws["home"]), "--variables-file", str(project_vars),
             "--ignore-predefined-vars", "CI_PIPELINE_SOURCE,CI_COMMIT_BRANCH"]
     for variable in variables:
-        args += ["--variable", variable]
+        if variable.startswith("-"):  # -NAME: a predefined variable this pipeline lacks
+            args += ["--unset-variable", variable[1:]]
+        else:
+            args += ["--variable", variable]
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("GITHUB_", "GITLAB_", "CI_", "RUNNER_", "DTF_", "PIP_", "VIRTUAL_ENV"))
            and k not in ("PYTHONPATH", "CI", "JENKINS_URL", "JENKINS_HOME", "BUILD_ID", "JOB_NAME")}
@@ -165,7 +170,7 @@ def run_pipeline(ws: dict[str, Path], api_url: str, *variables: str,
 
 def _mr_variables(ws: dict[str, Path]) -> list[str]:
     repo = ws["repo"]
-    return ["CI_PIPELINE_SOURCE=merge_request_event", f"CI_MERGE_REQUEST_IID={MR_IID}",
+    return ["CI_PIPELINE_SOURCE=merge_request_event", "-CI_COMMIT_BRANCH", f"CI_MERGE_REQUEST_IID={MR_IID}",
             "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME=feature",
             "CI_MERGE_REQUEST_TARGET_BRANCH_NAME=main",
             f"CI_MERGE_REQUEST_SOURCE_BRANCH_SHA={_git(repo, 'rev-parse', 'HEAD')}",
