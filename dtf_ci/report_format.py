@@ -294,11 +294,15 @@ def _series_row(s: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _chart_changes(raw: Any) -> list[dict[str, Any]]:
+def _chart_changes(raw: Any) -> list[dict[str, Any]] | None:
     """The change points of a series' history as the chart marks them (``change_points`` in
-    verdicts.json: :func:`dtf_ci.history_changes.describe` objects), each field checked."""
+    verdicts.json: :func:`dtf_ci.history_changes.describe` objects), each field checked.
+    None when they were not looked for (a missing series, an older verdicts.json): the chart
+    must not say "no change of level" about a history nobody examined."""
+    if not isinstance(raw, list):
+        return None
     out = []
-    for c in raw if isinstance(raw, list) else []:
+    for c in raw:
         if not isinstance(c, dict) or not isinstance(c.get("run-id"), str):
             continue
         raw_range = c.get("commit-range")

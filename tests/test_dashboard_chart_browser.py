@@ -248,3 +248,21 @@ def test_hostile_names_and_addresses_stay_inert(browser: Any, tmp_path: Path) ->
     finally:
         pg.context.close()
     assert json.loads(json.dumps(verdicts)) == verdicts  # the report did not change its input
+
+
+def test_a_history_nobody_examined_is_not_called_flat(browser: Any, tmp_path: Path) -> None:
+    """A missing series (or an older verdicts.json) has history but no change_points."""
+    verdicts = {"series": [{"task": "gone", "metric": "m", "target": "cpu", "verdict": "missing",
+                            "reason": "shard absent", "history": [{"run-id": f"r{i}", "median": 1.0 + i % 2 * 0.01}
+                                                                  for i in range(8)]}]}
+    write_report(verdicts, tmp_path)
+    pg = open_page(browser, tmp_path)
+    try:
+        pg.locator("#series tbody tr").first.click()
+        pg.locator("#detail svg.chart").wait_for()
+        assert pg.locator("#detail svg.chart circle.hpt").count() == 8
+        assert "No change of level" not in pg.locator("#detail").inner_text()
+        assert pg.locator("#detail svg.chart rect.bwin").count() == 0  # it was compared with nothing
+        assert pg.errors == []
+    finally:
+        pg.context.close()

@@ -129,6 +129,7 @@ def test_view_carries_changes_window_links_and_groups() -> None:
     rows = {r["task"]: r for r in view["rows"]}
     assert rows["t"]["window"] == ["r3", "r4"] and rows["old"]["window"] == ["r3", "r4"]
     assert rows["ab"]["window"] is None
+    assert rows["old"]["changes"] is None  # not looked for: not "no change"
     (c,) = rows["t"]["changes"]
     assert c["run"] == "r3" and c["from_sha"] == "2" * 40 and c["kind"] == "regression"
     assert rows["t"]["group"] == "gpu" and rows["old"]["group"] == "" and view["groups"] == ["gpu"]
