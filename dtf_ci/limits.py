@@ -27,7 +27,21 @@ def max_shard_bytes() -> int:
 
 
 def max_results_bytes() -> int:
-    """Largest benchmark results file ``dtf run`` reads (``DTF_MAX_RESULTS_BYTES``, default 256 MiB)."""
+    """Largest benchmark results file dtf reads, in ``dtf run``, ``dtf parse`` and every format
+    alike (``DTF_MAX_RESULTS_BYTES``, default 256 MiB). Console output is streamed, so only this
+    bound applies to it; a JSON or XML document is read whole, which takes up to ~10 times its
+    size in memory (a 256 MiB document of small objects took 2.5 GB): lower the bound on small
+    runners."""
     raw = os.environ.get("DTF_MAX_RESULTS_BYTES", "")
     return int(raw) if raw.isdigit() else 256 * 1024 ** 2
+
+
+def results_too_large(size: int, limit: int) -> str:
+    """The one wording for a results file over ``max_results_bytes()`` (callers put the file
+    name before it), with the fix."""
+    mib = 1024 ** 2
+    bound = f"{limit // mib} MiB" if limit >= mib and limit % mib == 0 else f"{limit:,} bytes"
+    return (f"is {size / 1e6:.1f} MB, more than the {bound} dtf reads from one results file; "
+            "write fewer raw samples or split the benchmarks over several tasks "
+            "(or raise DTF_MAX_RESULTS_BYTES)")
 

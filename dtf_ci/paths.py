@@ -13,6 +13,8 @@ import os
 import stat
 from pathlib import Path, PurePosixPath
 
+from dtf_ci.limits import results_too_large
+
 
 class PathRefused(ValueError):
     """A path that would leave its folder, or a file that is not a plain, bounded file."""
@@ -56,6 +58,5 @@ def regular_file(path: Path, limit: int) -> int:
                 else "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file")
         raise PathRefused(f"{path} is {kind}; a results file must be a regular file")
     if st.st_size > limit:
-        raise PathRefused(f"{path} has {st.st_size} bytes, more than the {limit} dtf reads "
-                          "(DTF_MAX_RESULTS_BYTES)")
+        raise PathRefused(f"{path} {results_too_large(st.st_size, limit)}")
     return st.st_size

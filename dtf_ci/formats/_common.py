@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from dtf_ci.errors import ResultsFormatError
-
-MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
-"""JSON and XML results are read whole (they cannot be streamed line by line), so their size
-is bounded: a 100 MB document would take gigabytes as Python objects. Text formats stream."""
+from dtf_ci.limits import max_results_bytes, results_too_large
 
 RESULTS_HINT = (
     "the task's `run` command must write it (put `{results}` in the command where the tool "
@@ -48,32 +47,58 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
-def read_bytes(path: Path, hint: str) -> bytes:
-    """Read the whole file, turning every OS-level problem into a user-facing error."""
+def open_results(path: Path, hint: str) -> BinaryIO:
+    """Open a results file for reading, or the one user-facing error for why it cannot be.
+
+    Every reader goes through here, text formats streaming it and JSON/XML reading it whole,
+    so a missing file, a folder, a FIFO or device (opening one would block or never end) and a
+    file over ``DTF_MAX_RESULTS_BYTES`` are worded alike whichever format and command met them.
+    """
     try:
-        size = path.stat().st_size
-        if size > MAX_DOCUMENT_BYTES and path.is_file():
-            raise fail(
-                path,
-                "",
-                f"is {size / 1e6:.1f} MB; dtf reads JSON and XML results up to "
-                f"{MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB (a document is read whole, so its size "
-                f"is bounded); write fewer raw samples or split the benchmarks over tasks; {hint}",
-            )
-        data = path.read_bytes()
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise fail(path, "", f"is a folder, not a file; {hint}")
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device or socket"
+            raise fail(path, "", f"is {kind}; a results file must be a regular file; {hint}")
+        limit = max_results_bytes()
+        if st.st_size > limit:
+            raise fail(path, "", f"{results_too_large(st.st_size, limit)}; {hint}")
+        return open(path, "rb")  # noqa: SIM115 - the caller closes it
     except FileNotFoundError:
         raise fail(path, "", f"no such file: {RESULTS_HINT}; {hint}") from None
     except IsADirectoryError:
         raise fail(path, "", f"is a folder, not a file; {hint}") from None
     except OSError as exc:
         raise fail(path, "", f"cannot be read ({exc.strerror or exc}); {hint}") from None
+
+
+def head_bytes(path: Path, size: int) -> bytes:
+    """The first ``size`` bytes of a results file, or nothing when it cannot be read (for
+    looking at a file, never for an error: the parser's own read says what is wrong)."""
+    try:
+        with open_results(path, "") as fh:
+            return fh.read(size)
+    except (ResultsFormatError, OSError):
+        return b""
+
+
+def empty_file(path: Path, hint: str) -> ResultsFormatError:
+    """The error for a file that holds nothing but white space."""
+    return fail(path, "", "the file is empty; the tool wrote no results (did it crash, or write "
+                f"them elsewhere?); {hint}")
+
+
+def read_bytes(path: Path, hint: str) -> bytes:
+    """Read the whole file (a JSON or XML document, which cannot be streamed), bounded by
+    ``DTF_MAX_RESULTS_BYTES``; every problem is the user-facing error."""
+    with open_results(path, hint) as fh:
+        try:
+            data = fh.read()
+        except OSError as exc:
+            raise fail(path, "", f"cannot be read ({exc.strerror or exc}); {hint}") from None
     if not data.strip():
-        raise fail(
-            path,
-            "",
-            f"the file is empty; the tool wrote no results (did it crash, or write them "
-            f"elsewhere?); {hint}",
-        )
+        raise empty_file(path, hint)
     return data
 
 

@@ -12,28 +12,84 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from dtf_ci.formats._common import RESULTS_HINT, UniqueNames, fail, number
+from dtf_ci.errors import ResultsFormatError
+from dtf_ci.formats._common import empty_file, fail, number, open_results
 from dtf_ci.model import Direction, Measurement, ParseResult
 
 MAX_LINE_BYTES = 1024 * 1024
+BLOCK_BYTES = 256 * 1024
 MAX_MEASUREMENTS = 500_000
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+new_measurement = tuple.__new__
+"""``new_measurement(Measurement, (metric, value, unit, direction))`` builds a Measurement
+without the Python-level ``__new__`` a named tuple's call runs: a third of the cost of one
+measurement, which the hot loops of large files pay hundreds of thousands of times."""
 
 TIME_UNITS: dict[str, float] = {
     "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0,
 }
 
 
+def _blocks(path: Path, hint: str) -> Iterator[tuple[int, bytes]]:
+    """``(number of the block's first line, whole lines as bytes)``, about ``BLOCK_BYTES`` at
+    a time: splitting and decoding a block at once costs a fraction of a ``readline`` per line.
+
+    Memory stays bounded (a block plus one unfinished line of at most ``MAX_LINE_BYTES``); a
+    line over that bound or a NUL byte ends the read with the error naming its line.
+    """
+    first = 1
+    pending = b""
+    with open_results(path, hint) as fh:
+        while True:
+            try:
+                block = fh.read(BLOCK_BYTES)
+            except OSError as exc:
+                raise fail(path, f"line {first}", f"cannot be read ({exc})") from None
+            if not block:
+                break
+            data = pending + block if pending else block
+            cut = data.rfind(b"\n") + 1
+            whole, pending = data[:cut], data[cut:]
+            if len(pending) > MAX_LINE_BYTES:
+                raise _too_long(path, first + whole.count(b"\n"), hint)
+            if whole:
+                _check_block(path, first, whole, hint)
+                yield first, whole
+                first += whole.count(b"\n")
+    if pending:
+        _check_block(path, first, pending, hint)
+        yield first, pending
+
+
+def _check_block(path: Path, first: int, data: bytes, hint: str) -> None:
+    if len(data) >= MAX_LINE_BYTES:  # only a block this long can hold a line this long
+        lines = data.split(b"\n")
+        limit = MAX_LINE_BYTES if data.endswith(b"\n") else MAX_LINE_BYTES + 1  # with its newline
+        if max(map(len, lines)) >= limit:
+            at = next(i for i, raw in enumerate(lines) if len(raw) >= limit)
+            raise _too_long(path, first + at, hint)
+    if b"\x00" in data:
+        line = first + data.count(b"\n", 0, data.index(b"\x00"))
+        raise fail(path, f"line {line}", "holds a NUL byte: the file is binary, not a tool's "
+                   f"text output; {hint}")
+
+
+def _too_long(path: Path, line: int, hint: str) -> Exception:
+    return fail(path, f"line {line}", f"is longer than {MAX_LINE_BYTES // 1024} KiB; this is "
+                f"not a tool's console output; {hint}")
+
+
 def scan_prefixed(path: Path, prefix: bytes) -> list[str]:
     """The rest of every line that starts with ``prefix``, read as raw bytes (a cheap first
     pass; unreadable files give nothing here and their error in the main pass)."""
+    pattern = re.compile(b"^" + re.escape(prefix) + b"(.*)$", re.MULTILINE)
     found: list[str] = []
     try:
-        with open(path, "rb") as fh:
-            while raw := fh.readline(MAX_LINE_BYTES + 1):
-                if raw.startswith(prefix):
-                    found.append(raw[len(prefix):].decode("utf-8", errors="replace").strip())
-    except OSError:
+        for _, data in _blocks(path, ""):
+            found.extend(m.decode("utf-8", errors="replace").strip()
+                         for m in pattern.findall(data))
+    except (OSError, ResultsFormatError):
         return []
     return found
 
@@ -44,43 +100,23 @@ def iter_lines(path: Path, hint: str) -> Iterator[tuple[int, str]]:
     Lines are read with a length limit, so a file without newlines cannot fill the memory; a
     NUL byte means the file is not console output at all.
     """
-    try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed below; errors must be ours
-    except FileNotFoundError:
-        raise fail(path, "", f"no such file: {RESULTS_HINT}; {hint}") from None
-    except IsADirectoryError:
-        raise fail(path, "", f"is a folder, not a file; {hint}") from None
-    except OSError as exc:
-        raise fail(path, "", f"cannot be read ({exc.strerror or exc}); {hint}") from None
     blank = True
-    with fh:
-        number_ = 0
-        while True:
-            try:
-                raw = fh.readline(MAX_LINE_BYTES + 1)
-            except OSError as exc:
-                raise fail(path, f"line {number_ + 1}", f"cannot be read ({exc})") from None
-            if not raw:
-                break
-            number_ += 1
-            if len(raw) > MAX_LINE_BYTES:
-                raise fail(path, f"line {number_}", f"is longer than {MAX_LINE_BYTES // 1024} KiB; "
-                           f"this is not a tool's console output; {hint}")
-            if b"\x00" in raw:
-                raise fail(path, f"line {number_}", f"holds a NUL byte: the file is binary, "
-                           f"not a tool's text output; {hint}")
-            text = raw.decode("utf-8", errors="replace")
-            if number_ == 1:
-                text = text.removeprefix("\ufeff")
-            text = text.rstrip("\r\n")
-            if "\x1b" in text:
-                text = _ANSI.sub("", text)
-            if blank and text.strip():
-                blank = False
-            yield number_, text
+    for first, data in _blocks(path, hint):
+        text = data.decode("utf-8", errors="replace")
+        if first == 1:
+            text = text.removeprefix("\ufeff")
+        if "\x1b" in text:
+            text = _ANSI.sub("", text)
+        lines = text.split("\n")
+        if text.endswith("\n"):
+            lines.pop()  # the empty piece after the block's last newline
+        if "\r" in text:
+            lines = [line.rstrip("\r") for line in lines]
+        if blank and text.strip():
+            blank = False
+        yield from enumerate(lines, first)
     if blank:
-        raise fail(path, "", "the file is empty; the tool wrote no results (did it crash, or "
-                   f"write them elsewhere?); {hint}")
+        raise empty_file(path, hint)
 
 
 def text_number(path: Path, place: str, token: str, what: str = "a number") -> float:
@@ -115,47 +151,80 @@ class Collector:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.result = ParseResult()
-        self._names = UniqueNames()
-        self._first: dict[str, str] = {}  # name as printed -> place of its first appearance
+        # Every series name given so far -> the place it was first printed (None: a NAME#n that
+        # dtf gave). One dict, so a new name costs one lookup and one store.
+        self._seen: dict[str, str | int | None] = {}
+        self._count: dict[str, int] = {}  # name as printed -> the last n of its NAME#n
         self._series: dict[tuple[str, str], str] = {}
 
-    def add(self, name: str, value: float, unit: str, direction: Direction, place: str, *,
-            same_series: bool = False, count_test: bool = True) -> str:
+    def add(self, name: str, value: float, unit: str, direction: Direction, place: str | int,
+            count_test: bool = True, *, same_series: bool = False) -> str:
+        """A measurement of benchmark ``name``; the series name it went into is returned.
+
+        ``place`` is ``"line N"`` or just ``N`` (a line number: the hot paths skip formatting
+        a text that is only read when a name comes twice or the file is too big).
+        """
         measurements = self.result.measurements
+        seen = self._seen
+        if name not in seen and not same_series and len(measurements) < MAX_MEASUREMENTS:
+            seen[name] = place  # a new name: the common case, fast
+            if count_test:
+                self.result.tests += 1
+            measurements.append(new_measurement(Measurement, (name, value, unit, direction)))
+            return name
         if len(measurements) >= MAX_MEASUREMENTS:
-            raise fail(self.path, place, f"more than {MAX_MEASUREMENTS:,} measurements in one "
-                       "file; split the benchmarks over several tasks")
+            raise fail(self.path, _where(place), f"more than {MAX_MEASUREMENTS:,} measurements in "
+                       "one file; split the benchmarks over several tasks")
         metric = self._series.get((name, unit)) if same_series else None
         if metric is None:
-            if name in self._first:  # taken: the rare path, with its note
-                metric = self._names.add(name)
-                self.result.notes.append(
-                    f"{name!r} appears again at {place} (first at {self._first[name]}): "
-                    f"kept apart as {metric!r}")
-            else:
-                metric = self._names.add(name)
-                self._first[name] = place
+            metric = self._new_series(name, place)
             if same_series:
                 self._series[(name, unit)] = metric
             if count_test:
                 self.result.tests += 1
-        measurements.append(Measurement(metric, value, unit, direction))
+        measurements.append(new_measurement(Measurement, (metric, value, unit, direction)))
+        return metric
+
+    def _new_series(self, name: str, place: str | int) -> str:
+        """The series for a benchmark not seen as a series yet: ``name``, or when that is
+        taken ``NAME#2``, ``NAME#3``... in file order (stable from run to run), with a note."""
+        seen = self._seen
+        if name not in seen:
+            seen[name] = place
+            return name
+        n = self._count.get(name, 1)
+        while True:
+            n += 1
+            metric = f"{name}#{n}"
+            if metric not in seen:
+                break
+        self._count[name] = n
+        seen[metric] = None
+        first = seen[name]
+        if first is None:  # printed for the first time; the name was one dtf gave
+            seen[name] = place
+        else:
+            self.result.notes.append(f"{name!r} appears again at {_where(place)} (first at "
+                                     f"{_where(first)}): kept apart as {metric!r}")
         return metric
 
     def sample(self, metric: str, value: float, unit: str, direction: Direction, place: str | int) -> None:
         """Another sample of a series ``add`` already returned: the hot path of large files."""
         measurements = self.result.measurements
         if len(measurements) >= MAX_MEASUREMENTS:
-            where = f"line {place}" if isinstance(place, int) else place
-            raise fail(self.path, where, f"more than {MAX_MEASUREMENTS:,} measurements in one "
+            raise fail(self.path, _where(place), f"more than {MAX_MEASUREMENTS:,} measurements in one "
                        "file; split the benchmarks over several tasks")
-        measurements.append(Measurement(metric, value, unit, direction))
+        measurements.append(new_measurement(Measurement, (metric, value, unit, direction)))
 
     def finish(self, fmt: str, example: str, hint: str) -> ParseResult:
         """The result, or a clear error when the file held no benchmark at all."""
         if not self.result.measurements and not self.result.tests:
             raise nothing_found(self.path, fmt, example, hint)
         return self.result
+
+
+def _where(place: str | int) -> str:
+    return f"line {place}" if isinstance(place, int) else place
 
 
 def nothing_found(path: Path, fmt: str, example: str, hint: str) -> Exception:

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from dtf_ci.formats._common import fail, number, read_bytes
+from dtf_ci.formats._common import fail, head_bytes, number, read_bytes
 from dtf_ci.formats._text import TIME_UNITS, Collector, iter_lines, text_number
 from dtf_ci.model import ParseResult
 
@@ -91,11 +91,7 @@ def _parse(path: Path, *, as_printed: bool) -> ParseResult:
 
 
 def _is_xml(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(512)
-    except OSError:
-        return False
+    head = head_bytes(path, 512)
     return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from dtf_ci.formats._common import head_bytes
+
 HEAD_BYTES = 64 * 1024
 
 # (format, markers that must all appear) for JSON documents, most specific first.
@@ -47,11 +49,7 @@ _TEXT_SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 def guess(path: Path) -> str | None:
     """The format whose output ``path`` looks like, or None (also for unreadable files)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(HEAD_BYTES)
-    except OSError:
-        return None
+    head = head_bytes(path, HEAD_BYTES)  # a FIFO or a device is not opened at all
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
     if not text:
         return None

@@ -17,15 +17,21 @@ import re
 from pathlib import Path
 
 from dtf_ci.formats._common import fail
-from dtf_ci.formats._text import Collector, iter_lines, scan_prefixed, text_number
-from dtf_ci.model import Direction, ParseResult
+from dtf_ci.formats._text import (
+    MAX_MEASUREMENTS,
+    Collector,
+    iter_lines,
+    new_measurement,
+    scan_prefixed,
+    text_number,
+)
+from dtf_ci.model import Direction, Measurement, ParseResult
 
 NAME = "go-bench"
 DESCRIPTION = "go test -bench output: ns/op, B/op, allocs/op, MB/s and custom metrics per benchmark"
 HINT = "the go-bench format reads the console output of `go test -bench . -benchmem ./... > {results}`"
 EXAMPLE = "BenchmarkFib20-8   30000   41653 ns/op"
 
-_LINE = re.compile(r"^(?P<name>Benchmark\S*?)(?P<procs>-\d+)?\s+(?P<times>\d+)\s+(?P<rest>\S.*)$")
 _PKG = re.compile(r"^pkg:\s+(?P<pkg>\S+)")
 _FAIL = re.compile(r"^\s*--- FAIL: (?P<name>Benchmark\S*)")
 _HIGHER = ("MB/s", "ops/s", "ops/sec")
@@ -46,43 +52,69 @@ def _has_package(name: str, pkg: str) -> bool:
     return pkg in name or pkg.replace("/", "_") in name or bool(tail and tail in name)
 
 
+def _several_packages(path: Path) -> bool:
+    """Whether the file holds benchmarks of more than one package (a cheap first pass over the
+    ``pkg:`` lines, rather than holding the whole file in memory)."""
+    return len({p.split()[0] for p in scan_prefixed(path, b"pkg:") if p}) > 1
+
+
 def parse(path: Path) -> ParseResult:
     path = Path(path)
-    # The package suffix depends on whether the whole file holds more than one package, so a
-    # cheap first pass collects the `pkg:` lines rather than holding the file in memory.
-    several = len({p.split()[0] for p in scan_prefixed(path, b"pkg:") if p}) > 1
+    several = _several_packages(path)
     out = Collector(path)
-    known: dict[tuple[str, str, str], str] = {}  # (name, package, unit) -> series
+    add, append = out.add, out.result.measurements.append
+    # package -> benchmark name -> {unit: (series, direction)}: a benchmark printed again
+    # (-count N) adds samples to the series of its first line without any naming work.
+    known: dict[str, dict[str, dict[str, tuple[str, Direction]]]] = {"": {}}
+    in_pkg = known[""]
     pkg = ""
+    # One str.split per line rather than a regular expression, and one dict lookup per line
+    # for a benchmark not seen before: this loop is the whole cost of a large go log (issue 11:
+    # 100,000 lines in under 1 s).
     for n, line in iter_lines(path, HINT):
         if not line.startswith("Benchmark"):
             if line.startswith("pkg:") and (p := _PKG.match(line)):
                 pkg = p["pkg"]
-            elif (f := _FAIL.match(line)) is not None:
+                in_pkg = known.setdefault(pkg, {})
+            elif "--- FAIL" in line and (f := _FAIL.match(line)) is not None:
                 out.result.failures.append(f["name"])
                 out.result.tests += 1
             continue
-        m = _LINE.match(line)
-        if m is None:
-            continue
-        fields = m["rest"].split()
+        fields = line.split()
+        if len(fields) < 3 or not fields[1].isdecimal():
+            continue  # a name alone (-v, or the benchmark's own output broke the line)
+        name = fields[0]
+        head, dash, procs = name.rpartition("-")
+        if dash and procs.isdecimal() and head.startswith("Benchmark"):
+            name = head  # the GOMAXPROCS suffix
         if len(fields) % 2:
-            raise fail(path, f"line {n}", f"expected VALUE UNIT pairs after the iteration count, "
-                       f"found {len(fields)} fields ({m['rest'][:60]!r})")
-        name = m["name"]
-        place = f"line {n}"
+            raise fail(path, f"line {n}", "expected VALUE UNIT pairs after the iteration count, "
+                       f"found {len(fields) - 2} fields ({' '.join(fields[2:])[:60]!r})")
+        units = in_pkg.get(name)
         full = ""
-        for i in range(0, len(fields), 2):
-            unit = fields[i + 1]
-            value = text_number(path, place, fields[i], "a number before the unit")
-            key = (name, pkg, unit)
-            metric = known.get(key)
-            if metric is not None:  # -count N: another sample of a series already seen
-                out.sample(metric, value, unit, direction_of(unit), place)
-                continue
-            if not full:
-                full = f"{name} ({pkg})" if several and pkg and not _has_package(name, pkg) else name
-            metric = out.add(full if i == 0 else f"{full} - {unit}", value, unit, direction_of(unit),
-                             place, same_series=True, count_test=i == 0)
-            known[key] = metric
+        if units is None:
+            units = in_pkg[name] = {}
+        first = True
+        pairs = iter(fields[2:])
+        for token, unit in zip(pairs, pairs, strict=False):  # pairs: odd counts refused above
+            try:
+                value = float(token)
+                if value - value:  # NaN or infinity: the general check says so
+                    raise ValueError
+            except ValueError:
+                value = text_number(path, f"line {n}", token, "a number before the unit")
+            got = units.get(unit)
+            if got is None:
+                if not full:
+                    full = f"{name} ({pkg})" if several and pkg and not _has_package(name, pkg) else name
+                direction = direction_of(unit)
+                # `units` maps repeats, so no same_series: a second package's benchmark that
+                # takes an existing name is kept apart (NAME#2, with a note), not mixed in.
+                units[unit] = (add(full if first else f"{full} - {unit}", value, unit, direction,
+                                   n, first), direction)
+            else:  # -count N: another sample of a series already seen
+                if len(out.result.measurements) >= MAX_MEASUREMENTS:
+                    out.sample(got[0], value, unit, got[1], n)  # raises the clear error
+                append(new_measurement(Measurement, (got[0], value, unit, got[1])))
+            first = False
     return out.finish(NAME, EXAMPLE, HINT)
