@@ -194,8 +194,46 @@ def test_criterion_console_wrapped_names_and_throughput(tmp_path: Path) -> None:
             "                        time:   [1.5 ms 1.6 ms 1.7 ms]\n")
     result = parse_results("rust_criterion", write(tmp_path, text))
     assert close(series(result), {
-        "fib 20": [21.124e-6], "fib 20 - thrpt": [47.340],
+        "fib 20": [21.124e-6], "fib 20 - thrpt": [47_340.0],
         "a/very/long/benchmark/name/that/criterion/puts/on/its/own/line": [1.6e-3]})
+    assert {m.metric: m.unit for m in result.measurements}["fib 20 - thrpt"] == "elem/s"
+
+
+def test_criterion_real_output_second_run_with_change_blocks() -> None:
+    # criterion 0.3.6 (Debian librust-criterion-dev), the second `cargo bench` of a crate, so
+    # every benchmark has its `change:` block (a throughput one holds `time:` and `thrpt:`
+    # lines of percentages that are no measurements).
+    result = parse_results("rust_criterion", DATA / "criterion_0.3_console.txt")
+    assert close(series(result), {
+        "fib 15": [3.7680e-6], "fib_sizes/5": [42.624e-9], "fib_sizes/10": [313.37e-9],
+        "sum/bytes": [1.7604e-6], "sum/bytes - thrpt": [2.1670 * 1024 ** 3]})
+    units = {m.metric: (m.unit, m.direction) for m in result.measurements}
+    assert units["sum/bytes - thrpt"] == ("B/s", "higher") and units["fib 15"] == ("s", "lower")
+    assert result.tests == 4 and result.notes == []
+    assert guess(DATA / "criterion_0.3_console.txt") == "criterion"
+
+
+def test_criterion_bencher_output_reads_as_cargo_bench_lines() -> None:
+    path = DATA / "criterion_0.3_bencher.txt"  # `cargo bench -- --output-format bencher`
+    for fmt in ("criterion", "cargo"):
+        assert series(parse_results(fmt, path)) == {
+            "fib 15": [4210.0], "fib_sizes/5": [32.0], "fib_sizes/10": [272.0], "sum/bytes": [1738.0]}
+
+
+def test_criterion_throughput_scales_to_one_unit_and_padded_units_read(tmp_path: Path) -> None:
+    # criterion prints `{:>6} {unit}`, with units `  B/s` and ` elem/s`; its scale changes
+    # with the size (MiB/s in one run, GiB/s in the next) and times below 1 ns are in ps.
+    text = ("small                   time:   [ 12345 ps 512.50 ps 600.00 ps]\n"
+            "                        thrpt:  [1.2000   B/s 999.00   B/s 1.0000 KiB/s]\n"
+            "elems                   time:   [1.0000 ms 1.0000 ms 1.0000 ms]\n"
+            "                        thrpt:  [999.00  elem/s 999.50  elem/s 1.0000 Kelem/s]\n"
+            "big                     time:   [1.0000 ms 1.0000 ms 1.0000 ms]\n"
+            "                        thrpt:  [900.00 MiB/s 1.5000 GiB/s 2.0000 GiB/s]\n")
+    result = parse_results("criterion", write(tmp_path, text))
+    assert close(series(result), {
+        "small": [512.5e-12], "small - thrpt": [999.0], "elems": [1e-3], "elems - thrpt": [999.5],
+        "big": [1e-3], "big - thrpt": [1.5 * 1024 ** 3]})
+    assert {m.unit for m in result.measurements if m.metric.endswith("thrpt")} == {"B/s", "elem/s"}
 
 
 def test_cargo_criterion_json_lines_give_raw_per_iteration_samples(tmp_path: Path) -> None:
@@ -462,17 +500,40 @@ def test_truncated_json_gives_line_and_column(tmp_path: Path, fmt: str) -> None:
     assert err.place.startswith("line") and "invalid JSON" in err.problem
 
 
-@pytest.mark.parametrize("fmt", JSON_FORMATS + ["pytest-benchmark", "hyperfine", "junit"])
-def test_a_100_mb_document_is_refused_by_size_without_reading_it(tmp_path: Path, fmt: str) -> None:
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_a_file_over_the_results_bound_is_refused_by_size_without_reading_it(
+        tmp_path: Path, fmt: str) -> None:
+    # One bound for every results file, text or document, in dtf run and dtf parse alike.
     path = tmp_path / "huge"
     with open(path, "wb") as fh:
         fh.write(b"[")
-        fh.truncate(100 * 1000 * 1000)  # sparse: no 100 MB written to the disk
+        fh.truncate(300 * 1000 * 1000)  # sparse: no 300 MB written to the disk
     err = error_of(fmt, path)
-    if fmt == "cargo-criterion":  # JSON lines are streamed: the first line is too long
-        assert err.place == "line 1" and ("longer than" in err.problem or "NUL" in err.problem)
-    else:
-        assert "100.0 MB" in err.problem and "64 MiB" in err.problem
+    assert err.path == str(path) and "300.0 MB, more than the 256 MiB" in err.problem
+    assert "split the benchmarks over several tasks" in err.problem and "DTF_MAX_RESULTS_BYTES" in err.problem
+
+
+@pytest.mark.parametrize("fmt", ["jmh", "go-bench"])
+def test_the_results_bound_follows_dtf_max_results_bytes(
+        tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dtf_ci.paths import PathRefused, regular_file
+
+    path = write(tmp_path, TEXT_LINES["go-bench"] * 100)
+    monkeypatch.setenv("DTF_MAX_RESULTS_BYTES", "1000")
+    problem = error_of(fmt, path).problem
+    assert "more than the 1,000 bytes dtf reads from one results file" in problem
+    with pytest.raises(PathRefused) as refused:  # dtf run's guard words it the same way
+        regular_file(path, 1000)
+    assert problem.split("; the ")[0] in str(refused.value)
+
+
+@pytest.mark.parametrize("fmt", ["go-bench", "jmh"])
+def test_a_fifo_is_refused_before_it_is_opened(tmp_path: Path, fmt: str) -> None:
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert "is a FIFO" in error_of(fmt, fifo).problem  # opening it would block forever
 
 
 @pytest.fixture(scope="module")
