@@ -113,6 +113,7 @@ def _absorb(res: UnitResult, part: UnitResult) -> None:
     res.wall_s += part.wall_s
     res.cpu_s += part.cpu_s
     res.peak_rss_mb = max(res.peak_rss_mb, part.peak_rss_mb)
+    res.notes.extend(n for n in part.notes if n not in res.notes)
 
 
 def _undecided(res: UnitResult, threshold: float) -> bool:

@@ -103,6 +103,12 @@ class Suite:
         return tuple(dict.fromkeys(deps))
 
 
+PARSE_NOTES = "parse notes: "
+"""How a passed unit's ``reason`` starts when it carries what the format parser noted (a
+duplicate name kept apart, a value replaced): the shard's ``units.reason`` column is free for
+a passed unit, so notes travel from ``dtf run`` to the aggregate report without a schema change."""
+
+
 class Measurement(NamedTuple):
     """One value of one metric read from one results file (one repetition).
 

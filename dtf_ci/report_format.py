@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from dtf_ci.gpu_sampling import report_rows as gpu_report_rows
+from dtf_ci.model import PARSE_NOTES
 
 VERDICT_ORDER = (
     "failed",
@@ -382,6 +383,18 @@ def _bad_units(
     return sorted(out, key=lambda u: (rank.get(u["status"], 3), u["unit"]))
 
 
+def _parse_notes(units: Any) -> list[str]:
+    """What format parsers noted about passed units' results files (``dtf run`` keeps it in
+    the unit's reason): a duplicate benchmark name kept apart, a value the tool wrote that dtf
+    replaced. A person should see it beside the numbers it explains."""
+    return [
+        f"parse notes for {_text(u.get('unit'))}: {_text(u.get('reason')).removeprefix(PARSE_NOTES)}"
+        for u in (units if isinstance(units, list) else [])
+        if isinstance(u, dict) and u.get("status") == "passed" and not u.get("error_category")
+        and _text(u.get("reason")).startswith(PARSE_NOTES)
+    ]
+
+
 def _unit_targets(units: list[dict[str, Any]], status: str | None = None) -> set[str]:
     return {
         u["unit"].rpartition("@")[2]
@@ -529,6 +542,7 @@ def build_view(
             notes.append(
                 f"task {_text(u.get('task'))} runs on no target" + (f" ({why})" if why else "")
             )
+    notes.extend(_parse_notes(verdicts.get("units")))
     notes = [n[:1].upper() + n[1:] + ("" if n.rstrip()[-1:] in ".!?)" else ".") for n in notes]
     url = run_url or verdicts.get("run-url") or None
     from dtf_ci.history_marks import commit_links, is_sha

@@ -27,7 +27,7 @@ from dtf_ci.basetree import BaseTree
 from dtf_ci.busy import UnitLoad
 from dtf_ci.errors import PlanError, ResultsFormatError
 from dtf_ci.execute import Outcome, run_command
-from dtf_ci.model import Measurement
+from dtf_ci.model import PARSE_NOTES, Measurement
 from dtf_ci.paths import PathRefused, confine, regular_file, relative_inside
 from dtf_ci.repeats import repeat_bounds, should_stop
 from dtf_ci.shard import ShardFiles, write_shard
@@ -58,6 +58,19 @@ class UnitResult:
     gpu: gpu_sampling.GpuUsage | None = None  # None: no NVML here, nothing sampled
     host_load: UnitLoad | None = None  # load average and CPU steal around the unit (dtf_ci.busy)
     base_samples: list[tuple[int, Measurement]] = field(default_factory=list)  # interleaved A/B
+    notes: list[str] = field(default_factory=list)  # the format parser's notes, once each
+
+
+NOTES_SHOWN = 5
+
+
+def notes_reason(notes: list[str]) -> str:
+    """A passed unit's reason for its parse notes: the first few, and how many more."""
+    if not notes:
+        return ""
+    more = len(notes) - NOTES_SHOWN
+    text = PARSE_NOTES + "; ".join(notes[:NOTES_SHOWN]) + (f"; … and {more} more" if more > 0 else "")
+    return text[: limits.TEXT_MAX]
 
 
 def _classify(outcome: Outcome) -> tuple[str, str, bool]:
@@ -274,6 +287,10 @@ class ShardRunner:
         for m in parsed.measurements:
             if math.isfinite(m.value):
                 res.samples.append((rep, m))
+        new_notes = [n for n in dict.fromkeys(parsed.notes) if n not in res.notes]
+        for note in new_notes:  # each repetition's file says the same things: once each
+            log.warning(f"{res.unit}: {log.inert(note, 300)}")
+        res.notes.extend(new_notes)
         if parsed.failures:
             shown = ", ".join(parsed.failures[:5]) + (" …" if len(parsed.failures) > 5 else "")
             res.status, res.error_category = "failed", "test"
@@ -298,8 +315,9 @@ def write_results(plan: dict[str, Any], shard: dict[str, Any], results: list[Uni
               json.dumps(host.to_json(), sort_keys=True, default=str))]
     units, samples = [], []
     for r in results:
+        reason = r.reason or (notes_reason(r.notes) if r.status == "passed" and not r.error_category else "")
         units.append((run_id, shard_id, r.unit, r.task, r.target, host.fingerprint, r.status,
-                      r.error_category, r.reason, r.attempts, r.repeat, r.started_at,
+                      r.error_category, reason, r.attempts, r.repeat, r.started_at,
                       round(r.wall_s, 6), round(r.cpu_s, 6), round(r.peak_rss_mb, 3),
                       r.exit_code, "\n".join(r.output_tail), *gpu_sampling.unit_columns(r.gpu)))
         for side, side_samples in (("head", r.samples), ("base", r.base_samples)):

@@ -721,3 +721,56 @@ def test_every_registered_format_has_a_description_and_is_documented() -> None:
     for name, fmt in FORMATS.items():
         assert fmt.DESCRIPTION
         assert f"`{name}`" in docs, name
+
+
+# ------------------------------------------------------------------ real Ruby 3.1 output
+
+
+def test_ruby_benchmark_real_bm_bmbm_and_unlabelled_rows() -> None:
+    # Ruby 3.1 (Debian bookworm), Benchmark.bm(7), Benchmark.bmbm, and Benchmark.bm with one
+    # report without a label: tests/data/formats/SOURCE.md.
+    assert series(parse_results("ruby-benchmark", DATA / "ruby_bm.txt")) == {
+        "for": [0.287918], "times": [0.122418], "upto": [0.112974]}
+    bmbm = parse_results("ruby_benchmark", DATA / "ruby_bmbm.txt")  # the rehearsal is skipped
+    assert series(bmbm) == {"sort!": [0.41713], "sort": [0.463501]} and bmbm.tests == 2
+    assert series(parse_results("ruby-benchmark", DATA / "ruby_bm_plain.txt")) == {
+        "benchmark 1": [0.116184], "concat": [0.167175]}
+    for name in ("ruby_bm", "ruby_bmbm", "ruby_bm_plain", "ruby_bm_total"):
+        assert guess(DATA / f"{name}.txt") == "ruby-benchmark", name
+
+
+def test_ruby_summary_rows_are_not_series_and_a_note_says_so() -> None:
+    # Benchmark.benchmark(CAPTION, 7, FORMAT, ">total:", ">avg:") as in Ruby's documentation.
+    result = parse_results("ruby-benchmark", DATA / "ruby_bm_total.txt")
+    assert series(result) == {"for": [0.057137], "times": [0.065997], "upto": [0.058996]}
+    assert result.tests == 3
+    assert result.notes == ["summary rows '>total', '>avg' (sums or means of the rows above "
+                            "them) are not series"]
+
+
+# ------------------------------------------------------------------ real Catch2 v3.7.1 output
+
+
+CATCH2_V3_NAMES = ["fib 10", "fib 15", "sum 1000", "a rather long benchmark name that Catch2 wraps over lines"]
+
+
+def test_catch2_v3_console_real_output_with_a_wrapped_name() -> None:
+    # Catch2 3.7.1 (amalgamated source of Debian trixie's catch2 package, built here): the
+    # console reporter wraps a long name over two lines; it is one benchmark, not lost.
+    result = parse_results("catch2", DATA / "catch2_v3_console.txt")
+    assert list(series(result)) == CATCH2_V3_NAMES
+    assert series(result)["fib 15"] == [986.862] and series(result)[CATCH2_V3_NAMES[3]] == [154.904]
+    assert {m.unit for m in result.measurements} == {"ns"} and result.tests == 4
+    seconds = series(parse_results("catch2-seconds", DATA / "catch2_v3_console.txt"))
+    assert close(seconds, {"fib 10": [60.6377e-9], "fib 15": [986.862e-9], "sum 1000": [427.551e-9],
+                           CATCH2_V3_NAMES[3]: [154.904e-9]})
+    assert guess(DATA / "catch2_v3_console.txt") == "catch2-seconds"
+
+
+def test_catch2_v3_xml_real_output() -> None:
+    result = parse_results("catch2", DATA / "catch2_v3.xml")  # `-r xml`, xml-format-version 3
+    assert series(result) == {"fib 10": [60.518], "fib 15": [852.825], "sum 1000": [400.986],
+                              CATCH2_V3_NAMES[3]: [7.09266]}
+    assert result.tests == 4 and result.failures == []
+    assert close(series(parse_results("auto", DATA / "catch2_v3.xml")),
+                 {k: [v[0] * 1e-9] for k, v in series(result).items()})

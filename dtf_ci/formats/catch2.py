@@ -2,7 +2,8 @@
 
 Console: after a ``benchmark name  samples  iterations  estimated`` header, each benchmark
 takes three lines (name with samples, the mean line, the std dev line) and a blank one,
-exactly as github-action-benchmark's ``catch2`` tool reads them. ``catch2`` (that action's name)
+as github-action-benchmark's ``catch2`` tool reads them; a name Catch2 wrapped over several
+lines (longer than its column) is joined with spaces, where that action loses the benchmark. ``catch2`` (that action's name)
 keeps the mean as printed, in the unit printed; ``catch2-seconds`` converts it to seconds,
 because Catch2 switches between ns, us, ms and s as a benchmark's time grows and a series
 should keep one unit. XML (``-r xml``): each ``<BenchmarkResults name=...>``'s
@@ -31,6 +32,7 @@ _HEADER = re.compile(r"^benchmark name +samples +iterations +(estimated|est run 
 _START = re.compile(r"(?P<samples>\d+) +(?P<iterations>\d+) +(?:\S+) (?:ns|us|µs|ms|s)\s*$")
 _VALUES = re.compile(r"^ +(?P<value>\S+) (?P<unit>ns|us|µs|ms|s) +\S+ (?:ns|us|µs|ms|s) +\S+ (?:ns|us|µs|ms|s)")
 _SEPARATOR = re.compile(r"^-+$")
+_MAX_WRAP = 8  # lines of one wrapped name; more is not a benchmark table
 
 
 def parse(path: Path) -> ParseResult:
@@ -49,6 +51,7 @@ def _parse(path: Path, *, as_printed: bool) -> ParseResult:
     out = Collector(path)
     state = "search"  # search -> header -> name -> mean -> stddev -> blank -> name ...
     name = ""
+    wrapped: list[str] = []  # the first lines of a name Catch2 wrapped
     for n, line in iter_lines(path, HINT):
         place = f"line {n}"
         if state == "search":
@@ -59,10 +62,19 @@ def _parse(path: Path, *, as_printed: bool) -> ParseResult:
                 state = "name"
         elif state == "name":
             m = _START.search(line)
-            if m is None or not line[: m.start()].strip():
+            if m is None:
+                # Catch2 wraps a name longer than its column over several lines; the last
+                # one carries the numbers. A blank line or a separator ends the table.
+                if line.strip() and not _SEPARATOR.match(line) and len(wrapped) < _MAX_WRAP:
+                    wrapped.append(line.strip())
+                else:
+                    state, wrapped = "search", []
+                continue
+            name = " ".join([*wrapped, line[: m.start()].strip()]).strip()
+            wrapped = []
+            if not name:
                 state = "search"
                 continue
-            name = line[: m.start()].strip()
             state = "mean"
         elif state == "mean":
             v = _VALUES.match(line)

@@ -2,7 +2,10 @@
 
 ``label:  0.010000   0.000000   0.010000 (  0.011000)`` gives ``label`` = 0.011 s (the
 figure in parentheses; user, system and total are CPU times). ``bmbm``'s rehearsal table is
-skipped: only the second, measured run counts.
+skipped: only the second, measured run counts. ``Benchmark.benchmark``'s summary rows
+(labels starting with ``>``, as ``>total:`` and ``>avg:`` in Ruby's documentation) are sums
+or means of the rows above: they are left out (a note says so), or one slower benchmark
+would show as two regressions.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ def parse(path: Path) -> ParseResult:
     out = Collector(path)
     rehearsal = False
     unnamed = 0
+    summaries: list[str] = []
     for n, line in iter_lines(path, HINT):
         if line.startswith("Rehearsal -"):
             rehearsal = True
@@ -40,9 +44,15 @@ def parse(path: Path) -> ParseResult:
             continue
         place = f"line {n}"
         label = m["label"].strip().removesuffix(":").strip()
+        if label.startswith(">"):  # Benchmark.benchmark's summary rows (">total:", ">avg:")
+            summaries.append(label)
+            continue
         if not label:
             unnamed += 1
             label = f"benchmark {unnamed}"
         value = text_number(path, place, m["real"], "a number of seconds")
         out.add(label, value, "s", "lower", place)
+    if summaries:
+        out.result.notes.append(f"summary rows {', '.join(repr(s) for s in summaries[:5])} "
+                                "(sums or means of the rows above them) are not series")
     return out.finish(NAME, EXAMPLE, HINT)
