@@ -168,10 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_history_parser(sub: Any) -> None:
-    p = sub.add_parser("history", help="the history store: change points, import, list runs, drop a bad run",
+    p = sub.add_parser("history", help="the history store: change points, import, compact, list runs, drop a bad run",
                        description="Commands on the history store: `changes` lists change points; "
                                    "`import` brings in github-action-benchmark's or asv's past "
-                                   "results; `list` and `drop` see and edit a local history folder "
+                                   "results; `compact` merges old runs by month and applies "
+                                   "retention; `list` and `drop` see and edit a local history folder "
                                    "(default .dtf/history, the one `dtf local` uses).", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     hsub = p.add_subparsers(dest="history_command", metavar="SUBCOMMAND")
@@ -181,6 +182,9 @@ def _add_history_parser(sub: Any) -> None:
     from dtf_ci.history_import import add_import_parser
 
     add_import_parser(hsub, EPILOG)
+    from dtf_ci.history_compact import add_compact_parser
+
+    add_compact_parser(hsub, EPILOG)
     for name, text in (("list", "one line per run, oldest first: id, time, sha, verdicts"),
                        ("drop", "remove runs (whole, atomically) so they are no baseline any more")):
         q = hsub.add_parser(name, help=text, description=text)
@@ -283,6 +287,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             from dtf_ci.history_import import run_history_import_command
 
             return run_history_import_command(args)
+        if args.history_command == "compact":
+            from dtf_ci.history_compact import run_compact_command
+
+            return run_compact_command(args)
         from dtf_ci.history_cli import run_history_command
 
         return run_history_command(args)

@@ -12,6 +12,12 @@ kernel even after kill -9): two writers of one run id never share a folder, the 
 refused once the first landed, and a crash leaves only a ``.tmp-`` folder, which readers skip
 with one warning and the next append of that run id removes. Two stores share this layout: a local folder (:class:`LocalStore`) and a
 git branch (:class:`dtf_ci.history_git.GitBranchStore`), chosen by :func:`open_history`.
+
+``dtf history compact`` (:mod:`dtf_ci.history_compact`) merges old runs into one folder per
+month, ``months/YYYY-MM/`` (``runs.json`` listing the runs' ``run.json`` contents, and one
+Parquet file per table holding all of them); every row still carries its ``run_id``, so
+readers read a month and a run folder alike, filtering by run id. A run found both in its own
+folder and in a month (a compaction cut short) is read once.
 """
 
 from __future__ import annotations
@@ -34,13 +40,21 @@ from dtf_ci.gcpause import paused_gc
 from dtf_ci.log import warning
 
 RUN_SCHEMA = "dtf.history-run/1"
+MONTH_SCHEMA = "dtf.history-month/1"
+MONTHS = "months"
+MONTH_INDEX = "runs.json"
 TABLES = ("samples", "units", "hosts")
 TMP_PREFIX = ".tmp-"
 DURATIONS_KEPT = 20
+#: Runs the planner reads durations from (newest first): enough for 20 passed units of a task
+#: that often fails, without reading (and, on the git store, fetching) a year of runs.
+DURATIONS_RUNS = 100
 #: How long an append waits for another writer of the same run id before giving up.
 LOCK_WAIT_S = 300.0
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+#: A month folder: ``2026-01``, or ``2026-01.SUFFIX`` while a compaction replaces it.
+MONTH_DIR = re.compile(r"^(\d{4}-\d{2})(?:\.[A-Za-z0-9]+)?$")
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,8 @@ class RunInfo:
     event: str
     path: Path
     meta: dict[str, Any] = field(hash=False, compare=False)
+    #: True when ``path`` is a month folder whose files hold other runs too (filter by run_id).
+    compacted: bool = False
 
 
 @runtime_checkable
@@ -68,6 +84,22 @@ class HistoryStore(Protocol):
     def append(self, run_meta: dict[str, Any], source_db: Path) -> RunInfo: ...
 
     def parquet_files(self, table: str) -> list[Path]: ...
+
+    def materialize(self, runs: list[RunInfo], tables: tuple[str, ...] = TABLES) -> None: ...
+
+
+def materialize(store: Any, runs: list[RunInfo], tables: tuple[str, ...] = TABLES) -> None:
+    """Make the runs' ``tables`` readable on disk: a no-op for a folder; the git store fetches
+    only these files (the baseline window's samples, not the whole history)."""
+    fetch = getattr(store, "materialize", None)
+    if fetch is not None and runs:
+        fetch(runs, tables)
+
+
+def run_files(runs: list[RunInfo], table: str) -> list[str]:
+    """The Parquet files holding ``table`` for ``runs``, each once (a month holds many runs)."""
+    _check_table(table)
+    return list(dict.fromkeys(str(run.path / f"{table}.parquet") for run in runs))
 
 
 def open_history(spec: str | Path, *, repo_dir: Path | None = None,
@@ -104,26 +136,62 @@ class LocalStore:
         return f"delete it (rm -r -- {shlex.quote(str(folder))}) once no dtf is writing to this history"
 
     def runs(self) -> list[RunInfo]:
-        """Complete runs, oldest first; half-written folders are skipped with one warning each."""
-        runs_dir = self._root / "runs"
-        if not runs_dir.is_dir():
-            return []
-        found: list[tuple[datetime, str, RunInfo]] = []
-        for entry in sorted(runs_dir.iterdir()):
-            if not entry.is_dir():
-                continue
+        """Complete runs, oldest first; half-written folders are skipped with one warning each.
+
+        Runs come from ``runs/RUNID/`` and from compacted ``months/*/``; a run in both (a
+        compaction cut short) is listed once, from its own folder.
+        """
+        found: dict[str, RunInfo] = {}
+        for info in self.run_folders() + [i for infos in self.month_folders().values() for i in infos]:
+            found.setdefault(info.run_id, info)
+        return sorted(found.values(), key=lambda info: (_instant(info.created_at), info.run_id))
+
+    def _listing(self, folder: Path) -> set[str] | None:
+        """The file names in ``folder`` as the store knows them; None: look on disk."""
+        return None
+
+    def _subfolders(self, where: str) -> list[Path]:
+        base = self._root / where
+        return sorted(e for e in base.iterdir() if e.is_dir()) if base.is_dir() else []
+
+    def run_folders(self) -> list[RunInfo]:
+        """The complete runs in ``runs/RUNID/`` folders (not those of months)."""
+        out: list[RunInfo] = []
+        for entry in self._subfolders("runs"):
             if entry.name.startswith(TMP_PREFIX):
                 self._skip(entry, "is a half-written run (a crash or a writer still at work)")
                 continue
             if entry.name.startswith("."):
                 continue
-            info, problem = _read_run(entry)
+            info, problem = _read_run(entry, self._listing(entry))
             if info is None:
                 self._skip(entry, problem)
                 continue
-            found.append((_instant(info.created_at), info.run_id, info))
-        found.sort(key=lambda item: (item[0], item[1]))
-        return [info for _, _, info in found]
+            out.append(info)
+        return out
+
+    def month_folders(self) -> dict[Path, list[RunInfo]]:
+        """Complete month folders (``months/YYYY-MM``) and the runs each holds."""
+        out: dict[Path, list[RunInfo]] = {}
+        for entry in self._subfolders(MONTHS):
+            if entry.name.startswith(TMP_PREFIX):
+                self._skip(entry, "is a half-written month (a compaction cut short)")
+                continue
+            if not MONTH_DIR.match(entry.name):
+                continue
+            infos, problem = read_month(entry, self._listing(entry))
+            if problem:
+                self._skip(entry, problem)
+                continue
+            out[entry] = infos
+        return out
+
+    def compacted_ids(self) -> set[str]:
+        """Run ids held by month folders (read from their ``runs.json`` only)."""
+        return {info.run_id for infos in self.month_folders().values() for info in infos}
+
+    def materialize(self, runs: list[RunInfo], tables: tuple[str, ...] = TABLES) -> None:
+        """A folder's files are on disk already."""
 
     def _skip(self, folder: Path, problem: str) -> None:
         if folder.name in self._warned:
@@ -133,9 +201,10 @@ class LocalStore:
                 f"To clean up, {self.delete_hint(folder)}.")
 
     def parquet_files(self, table: str) -> list[Path]:
-        """The table's Parquet files of complete runs, oldest run first."""
-        _check_table(table)
-        return [run.path / f"{table}.parquet" for run in self.runs()]
+        """The table's Parquet files of complete runs, oldest run first (a month's file once)."""
+        runs = self.runs()
+        materialize(self, runs, (table,))
+        return [Path(f) for f in run_files(runs, table)]
 
     def append(self, run_meta: dict[str, Any], source_db: Path) -> RunInfo:
         """Export one run's tables to Parquet and rename its folder into place, atomically.
@@ -159,6 +228,9 @@ class LocalStore:
         if final.exists():
             raise HistoryError(f"history {self.label!r}: run {run_id} is already there ({final}), "
                                "appended by another writer meanwhile; a run is appended once")
+        if run_id in self.compacted_ids():
+            raise HistoryError(f"history {self.label!r}: run {run_id} is already there (compacted "
+                               f"into {self._root / MONTHS}); a run is appended once")
         # Holding the lock, no live writer of this run id exists: its leftovers are stale.
         for stale in [runs_dir / f"{TMP_PREFIX}{run_id}", *runs_dir.glob(f"{TMP_PREFIX}{run_id}+*")]:
             if stale.exists():
@@ -300,30 +372,78 @@ def _check_table(table: str) -> None:
         raise HistoryError(f"history has no table '{table}' (tables: {', '.join(TABLES)})")
 
 
-def _read_run(folder: Path) -> tuple[RunInfo | None, str]:
-    """The run in ``folder``, or None and what is wrong with it."""
+def _read_run(folder: Path, listing: set[str] | None = None) -> tuple[RunInfo | None, str]:
+    """The run in ``folder``, or None and what is wrong with it.
+
+    ``listing``: the folder's file names when they are known without being on disk (the git
+    store's tree); then the Parquet files are checked by name, not by their bytes.
+    """
     meta_path = folder / "run.json"
-    if not meta_path.is_file():
+    if (listing is not None and "run.json" not in listing) or not meta_path.is_file():
         return None, "has no run.json (a half-written run)"
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         return None, f"has an unreadable run.json ({exc})"
-    if not isinstance(meta, dict) or meta.get("schema") != RUN_SCHEMA:
-        schema = meta.get("schema") if isinstance(meta, dict) else None
-        return None, f"has a run.json of schema {schema!r}, not {RUN_SCHEMA}"
-    if meta.get("run-id") != folder.name:
-        return None, f"has a run.json for run {meta.get('run-id')!r}, not {folder.name!r}"
-    created = meta.get("created-at")
-    if not isinstance(created, str) or _instant(created) == datetime.min.replace(tzinfo=timezone.utc):
-        return None, f"has a run.json without a valid created-at ({created!r})"
+    info, problem = _run_info(meta, folder, folder.name)
+    if info is None:
+        return None, f"has a run.json {problem}"
     for table in TABLES:
-        problem = _parquet_problem(folder / f"{table}.parquet")
+        problem = _file_problem(folder / f"{table}.parquet", listing)
         if problem:
             return None, problem
-    return RunInfo(run_id=folder.name, created_at=created, sha=str(meta.get("sha") or ""),
+    return info, ""
+
+
+def _run_info(meta: Any, folder: Path, expect_id: str | None, compacted: bool = False,
+              ) -> tuple[RunInfo | None, str]:
+    """A run's ``run.json`` contents as a RunInfo, or None and what is wrong with them."""
+    if not isinstance(meta, dict) or meta.get("schema") != RUN_SCHEMA:
+        schema = meta.get("schema") if isinstance(meta, dict) else None
+        return None, f"of schema {schema!r}, not {RUN_SCHEMA}"
+    run_id = meta.get("run-id")
+    if expect_id is not None and run_id != expect_id:
+        return None, f"for run {run_id!r}, not {expect_id!r}"
+    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+        return None, f"with a run-id that is not a folder-safe id ({run_id!r})"
+    created = meta.get("created-at")
+    if not isinstance(created, str) or _instant(created) == datetime.min.replace(tzinfo=timezone.utc):
+        return None, f"without a valid created-at ({created!r})"
+    return RunInfo(run_id=run_id, created_at=created, sha=str(meta.get("sha") or ""),
                    ref=str(meta.get("ref") or ""), branch=str(meta.get("branch") or ""),
-                   event=str(meta.get("event") or ""), path=folder, meta=meta), ""
+                   event=str(meta.get("event") or ""), path=folder, meta=meta,
+                   compacted=compacted), ""
+
+
+def read_month(folder: Path, listing: set[str] | None = None) -> tuple[list[RunInfo], str]:
+    """The runs of a compacted month folder, or [] and what is wrong with it."""
+    index = folder / MONTH_INDEX
+    if (listing is not None and MONTH_INDEX not in listing) or not index.is_file():
+        return [], f"has no {MONTH_INDEX} (a half-written month)"
+    try:
+        doc = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return [], f"has an unreadable {MONTH_INDEX} ({exc})"
+    if not isinstance(doc, dict) or doc.get("schema") != MONTH_SCHEMA or not isinstance(doc.get("runs"), list):
+        schema = doc.get("schema") if isinstance(doc, dict) else None
+        return [], f"has a {MONTH_INDEX} of schema {schema!r}, not {MONTH_SCHEMA}"
+    out: list[RunInfo] = []
+    for i, meta in enumerate(doc["runs"]):
+        info, problem = _run_info(meta, folder, None, compacted=True)
+        if info is None:
+            return [], f"has a {MONTH_INDEX} whose runs[{i}] is a run.json {problem}"
+        out.append(info)
+    for table in TABLES:
+        problem = _file_problem(folder / f"{table}.parquet", listing)
+        if problem:
+            return [], problem
+    return out, ""
+
+
+def _file_problem(path: Path, listing: set[str] | None) -> str:
+    if listing is None:
+        return _parquet_problem(path)
+    return "" if path.name in listing else f"has no {path.name} (a half-written run)"
 
 
 def _parquet_problem(path: Path) -> str:
@@ -369,51 +489,58 @@ def _fsync_dir(path: Path) -> None:
 def _query(runs: list[RunInfo], table: str, sql: str) -> list[tuple[Any, ...]]:
     """Run ``sql`` with ``t`` = the table over ``runs``, plus ``ord``: the run's index in ``runs``.
 
-    The run order comes from ``run.json``, not from the files, so it is joined on the file
-    name; one query over all files lets DuckDB read them in parallel.
+    The run order comes from ``run.json``, not from the files, so it is joined on ``run_id``
+    (which also keeps a month file's other runs out); one query over all files lets DuckDB
+    read them in parallel.
     """
     if not runs:
         return []
     import duckdb
 
-    files = [str(run.path / f"{table}.parquet") for run in runs]
-    head = ("WITH o AS (SELECT unnest($files) AS filename, unnest($ords) AS ord), "
-            "t AS (SELECT * FROM read_parquet($files, union_by_name=true, filename=true) "
-            "JOIN o USING (filename)) ")
+    files = run_files(runs, table)
+    head = ("WITH o AS (SELECT unnest($ids) AS run_id, unnest($ords) AS ord), "
+            "t AS (SELECT * FROM read_parquet($files, union_by_name=true) JOIN o USING (run_id)) ")
+    ids = [r.run_id for r in runs]
     ords = list(range(len(runs)))
     con = duckdb.connect()
     try:
         try:
-            return con.execute(head + sql, {"files": files, "ords": ords}).fetchall()
+            return con.execute(head + sql, {"files": files, "ids": ids, "ords": ords}).fetchall()
         except duckdb.Error as exc:
             first_error = exc
-        # One unreadable run (corrupt pages behind whole magic bytes, a column of another type)
-        # must not turn all history off: find the runs that fail alone, warn, use the rest.
-        bad: list[int] = []
-        for i, f in enumerate(files):
+        # One unreadable file (corrupt pages behind whole magic bytes, a column of another type)
+        # must not turn all history off: find the files that fail alone, warn, use the rest.
+        bad: set[str] = set()
+        for f in files:
             try:
-                con.execute(head + sql, {"files": [f], "ords": [i]}).fetchall()
+                con.execute(head + sql, {"files": [f], "ids": ids, "ords": ords}).fetchall()
             except duckdb.Error as exc:
-                bad.append(i)
-                warning(f"history: run {runs[i].run_id} is skipped, its {table}.parquet cannot "
-                        f"be read ({f}): {' '.join(str(exc).split())[:300]}; the rest of the "
-                        "history is used")
-        keep = [i for i in ords if i not in set(bad)]
+                bad.add(f)
+                lost = [r.run_id for r in runs if str(r.path / f"{table}.parquet") == f]
+                what = f"run {lost[0]} is" if len(lost) == 1 else f"runs {', '.join(lost)} are"
+                warning(f"history: {what} skipped, its {table}.parquet cannot be read ({f}): "
+                        f"{' '.join(str(exc).split())[:300]}; the rest of the history is used")
+        keep = [f for f in files if f not in bad]
         if not bad or not keep:
             raise HistoryError(f"history table '{table}' cannot be read ({len(files)} files, the "
                                f"newest {files[-1]}): {first_error}") from first_error
         try:
-            return con.execute(head + sql, {"files": [files[i] for i in keep], "ords": keep}).fetchall()
+            return con.execute(head + sql, {"files": keep, "ids": ids, "ords": ords}).fetchall()
         except duckdb.Error as exc:
             raise HistoryError(f"history table '{table}' cannot be read even without the "
-                               f"{len(bad)} unreadable run(s): {exc}") from exc
+                               f"{len(bad)} unreadable file(s): {exc}") from exc
     finally:
         con.close()
 
 
 def unit_durations(store: HistoryStore) -> dict[tuple[str, str], list[float]]:
-    """(task, target) -> wall seconds of the last 20 passed units, oldest first (plan estimates)."""
-    rows = _query(store.runs(), "units", f"""
+    """(task, target) -> wall seconds of the last 20 passed units, oldest first (plan estimates).
+
+    Only the newest 100 runs are read, so the planner's cost does not grow with the history.
+    """
+    runs = store.runs()[-DURATIONS_RUNS:]
+    materialize(store, runs, ("units",))
+    rows = _query(runs, "units", f"""
         SELECT task, target, wall_s FROM (
             SELECT task, target, wall_s, ord,
                    row_number() OVER (PARTITION BY task, target ORDER BY ord DESC) AS rn
@@ -427,7 +554,9 @@ def unit_durations(store: HistoryStore) -> dict[tuple[str, str], list[float]]:
 
 def target_facts(store: HistoryStore) -> dict[str, dict[str, str]]:
     """target -> detected facts of the most recent run that had a host on that target."""
-    rows = _query(store.runs(), "hosts", """
+    runs = store.runs()
+    materialize(store, runs, ("hosts",))  # a few rows per run: every run is cheap enough
+    rows = _query(runs, "hosts", """
         SELECT target, facts, host_id FROM t WHERE target IS NOT NULL
         QUALIFY row_number() OVER (PARTITION BY target ORDER BY ord DESC, host_id) = 1
         ORDER BY target""")
@@ -462,6 +591,7 @@ def series_history(store: HistoryStore, *, max_runs: int = 30, branch: str | Non
     if branch is not None:
         runs = [r for r in runs if r.branch == branch]
     runs = runs[-max_runs:] if max_runs > 0 else []
+    materialize(store, runs, ("samples",))
     with paused_gc():  # millions of small lists: the cyclic GC would rescan them again and again
         return _series(runs)
 
@@ -475,7 +605,7 @@ def _has_side(runs: list[RunInfo]) -> bool:
     con = duckdb.connect()
     try:
         cols = con.execute("DESCRIBE SELECT * FROM read_parquet($files, union_by_name=true)",
-                           {"files": [str(r.path / "samples.parquet") for r in runs]}).fetchall()
+                           {"files": run_files(runs, "samples")}).fetchall()
     except duckdb.Error:
         return False  # the query proper reports the unreadable file
     finally:

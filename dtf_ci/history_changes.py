@@ -104,7 +104,9 @@ def _directions(runs: list[Any]) -> dict[tuple[str, str, str], tuple[str, str]]:
     """(task, metric, target) -> (direction, unit) from the runs' sample files."""
     import duckdb
 
-    files = [str(r.path / "samples.parquet") for r in runs]
+    from dtf_ci.history import run_files
+
+    files = run_files(runs, "samples")
     con = duckdb.connect()
     try:
         rows = con.execute("SELECT task, metric, target, any_value(direction), any_value(unit) "

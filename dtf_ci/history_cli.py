@@ -67,7 +67,7 @@ def _describe(r: RunInfo) -> str:
 
 def run_history_command(args: Any) -> int:
     if getattr(args, "history_command", None) not in ("list", "drop"):
-        raise UsageError("name a subcommand (changes, import, list, drop RUN); see `dtf history --help`")
+        raise UsageError("name a subcommand (changes, import, compact, list, drop RUN); see `dtf history --help`")
     store = open_history(args.history)
     if args.history_command == "list":
         runs = store.runs()
@@ -81,4 +81,4 @@ def run_history_command(args: Any) -> int:
             info = drop_run(store, run_id)
             log.info(f"dropped run {info.run_id} ({info.created_at}) from {args.history}")
         return 0
-    raise UsageError("name a subcommand (changes, import, list, drop RUN); see `dtf history --help`")
+    raise UsageError("name a subcommand (changes, import, compact, list, drop RUN); see `dtf history --help`")

@@ -77,11 +77,14 @@ def history_keys(store: Any, run_ids: set[str]) -> dict[tuple[str, str, str], Ha
     """(run id, task, target) -> hardware key, for the history runs named."""
     import duckdb
 
+    from dtf_ci.history import materialize, run_files
+
     runs = [r for r in store.runs() if r.run_id in run_ids]
     if not runs:
         return {}
-    units = [str(r.path / "units.parquet") for r in runs]
-    hosts = [str(r.path / "hosts.parquet") for r in runs]
+    materialize(store, runs, ("units", "hosts"))
+    units = run_files(runs, "units")  # a compacted month's file holds other runs too: keyed by run_id below
+    hosts = run_files(runs, "hosts")
     con = duckdb.connect()
     try:
         rows = con.execute(

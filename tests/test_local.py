@@ -136,7 +136,7 @@ def test_local_catches_a_slowdown_on_a_load_independent_metric(tmp_path):
     assert accepted_id in listed.stdout and "accepted with --accept" in listed.stdout
 
     bare = dtf(tmp_path, "history")
-    assert bare.returncode == 2 and "name a subcommand (changes, import, list, drop RUN)" in bare.stderr
+    assert bare.returncode == 2 and "name a subcommand (changes, import, compact, list, drop RUN)" in bare.stderr
     missing = dtf(tmp_path, "history", "drop", "no-such-run")
     assert missing.returncode == 2 and "no run 'no-such-run'" in missing.stderr
     dropped = dtf(tmp_path, "history", "drop", accepted_id)

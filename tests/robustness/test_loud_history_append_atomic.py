@@ -166,7 +166,10 @@ def test_kill_9_at_50_random_moments_never_half_writes_the_git_branch_store(tmp_
     _git("clone", "-q", str(remote), str(reader_repo), cwd=tmp_path)
 
     def reader() -> dict[str, Path]:
-        return {r.run_id: r.path for r in open_history("git:dtf-data", repo_dir=reader_repo).runs()}
+        store = open_history("git:dtf-data", repo_dir=reader_repo)
+        runs = store.runs()
+        store.materialize(runs)  # the git store fetches a run's files only when asked for them
+        return {r.run_id: r.path for r in runs}
 
     def repair(run_id: str, db: Path) -> None:
         open_history("git:dtf-data", repo_dir=writer).append(
