@@ -32,18 +32,17 @@ from pathlib import Path
 from typing import Any
 
 from dtf_ci.errors import HistoryError, UsageError
-from dtf_ci.history import (
+from dtf_ci.history import LocalStore, materialize
+from dtf_ci.history_files import (
     MONTH_DIR,
     MONTH_INDEX,
     MONTH_SCHEMA,
     MONTHS,
     TABLES,
     TMP_PREFIX,
-    LocalStore,
     RunInfo,
     _fsync_dir,
     _instant,
-    materialize,
     run_lock,
 )
 from dtf_ci.log import warning

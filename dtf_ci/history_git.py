@@ -40,7 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from dtf_ci.errors import HistoryError
-from dtf_ci.history import MONTH_INDEX, MONTHS, TABLES, LocalStore, RunInfo, _check_meta
+from dtf_ci.history import LocalStore, _check_meta
+from dtf_ci.history_files import MONTH_INDEX, MONTHS, TABLES, RunInfo
 
 DTF_NAME = "dtf"
 DTF_EMAIL = "dtf@users.noreply.github.com"
@@ -114,6 +115,8 @@ class GitBranchStore:
         self._wanted: set[str] = set()  # files (or run folders) checked out on top of BASE_PATTERNS
         self._holding = False  # this object holds the worktree lock (no nested locking)
         self._url = ""
+        self._worktree_git: Path | None = None
+        self._shallow: bool | None = None
 
     def __repr__(self) -> str:
         return f"GitBranchStore({str(self.repo_dir)!r}, {self.branch!r}, remote={self.remote!r})"
@@ -143,6 +146,8 @@ class GitBranchStore:
         if files <= self._wanted:
             return
         with self._locked():
+            if not self._synced:  # HEAD moved by our own push: the index must follow the tip first
+                self._sync()
             self._wanted |= files
             self._write_sparse()
             self._git(["read-tree", "-mu", "HEAD"], sparse=True)  # fetches missing files in one batch
@@ -275,10 +280,10 @@ class GitBranchStore:
             if change.remove:
                 self._git(["rm", "-r", "--cached", "--quiet", "--ignore-unmatch", "--", *change.remove],
                           env=env)
-            lines = []
-            for path, file in sorted(change.add.items()):
-                oid = self._git(["hash-object", "-w", "--", str(file)]).stdout.strip()
-                lines.append(f"100644 {oid}\t{path}\n")
+            added = sorted(change.add.items())
+            oids = self._git(["hash-object", "-w", "--stdin-paths"], stdin="".join(
+                f"{file}\n" for _, file in added)).stdout.split() if added else []
+            lines = [f"100644 {oid}\t{path}\n" for (path, _), oid in zip(added, oids, strict=True)]
             if lines:
                 self._git(["update-index", "--add", "--index-info"], env=env, stdin="".join(lines))
             tree = self._git(["write-tree"], env=env).stdout.strip()
@@ -288,8 +293,7 @@ class GitBranchStore:
     @contextlib.contextmanager
     def _private_index(self) -> Iterator[dict[str, str]]:
         """An index file of our own: commits are built without touching the sparse worktree's."""
-        git_dir = Path(self._git(["rev-parse", "--absolute-git-dir"]).stdout.strip())
-        index = git_dir / f"dtf-index-{os.getpid()}"
+        index = self._git_dir() / f"dtf-index-{os.getpid()}"
         index.unlink(missing_ok=True)
         try:
             yield {"GIT_INDEX_FILE": str(index)}
@@ -301,8 +305,14 @@ class GitBranchStore:
             with self._locked():
                 self._sync()
 
+    def _git_dir(self) -> Path:
+        """The private worktree's own git folder (``.git/worktrees/NAME``)."""
+        if self._worktree_git is None:
+            self._worktree_git = Path(self._git(["rev-parse", "--absolute-git-dir"]).stdout.strip())
+        return self._worktree_git
+
     def _write_sparse(self) -> None:
-        git_dir = Path(self._git(["rev-parse", "--absolute-git-dir"]).stdout.strip())
+        git_dir = self._git_dir()
         (git_dir / "info").mkdir(exist_ok=True)
         patterns = list(BASE_PATTERNS) + [f"/{path}" for path in sorted(self._wanted)]
         (git_dir / "info" / "sparse-checkout").write_text("\n".join(patterns) + "\n", encoding="utf-8")
@@ -369,8 +379,10 @@ class GitBranchStore:
                 local = Path(url) if Path(url).is_absolute() else self.repo_dir / url
                 url = local.resolve().as_uri() if local.exists() else url
             self._url = url
-        shallow = self._git(["rev-parse", "--is-shallow-repository"], cwd=self.repo_dir,
-                            check=False).stdout.strip() == "true"
+        if self._shallow is None:
+            self._shallow = self._git(["rev-parse", "--is-shallow-repository"], cwd=self.repo_dir,
+                                      check=False).stdout.strip() == "true"
+        shallow = self._shallow
         got = self._git(["fetch", "--quiet", "--no-tags", "--filter=blob:none"]
                         + (["--depth", "1"] if shallow else []) + [self._url,
                          f"refs/heads/{self.branch}"], check=False, network=True)
@@ -382,6 +394,7 @@ class GitBranchStore:
         wt = self._worktree
         if (wt / ".git").is_file() and self._git(["rev-parse", "--git-dir"], check=False).returncode == 0:
             return
+        self._worktree_git = None
         if wt.exists():
             shutil.rmtree(wt)
         (self._worktree.parent / "no-hooks").mkdir(parents=True, exist_ok=True)

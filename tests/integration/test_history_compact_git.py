@@ -17,7 +17,14 @@ from typing import Any
 import duckdb
 import pytest
 
-from dtf_ci.history import TABLES, open_history, run_files, series_history
+from dtf_ci.history import (
+    TABLES,
+    open_history,
+    run_files,
+    series_history,
+    target_facts,
+    unit_durations,
+)
 from dtf_ci.history_git import GitBranchStore
 from tests.integration.test_history_git import (  # noqa: F401  (an autouse fixture: no user git config)
     BRANCH,
@@ -134,6 +141,13 @@ def test_a_reader_fetches_only_the_runs_it_reads(tmp_path: Path, remote: Path) -
             assert git(remote, "rev-parse", f"{BRANCH}:{path}") in absent  # never fetched
         for path in ("runs/r4/samples.parquet", "runs/r5/samples.parquet", "months/2026-10/runs.json"):
             assert git(remote, "rev-parse", f"{BRANCH}:{path}") not in absent
+        # The planner reads units and hosts only: the samples of old runs stay on the remote.
+        assert unit_durations(store)[("sort", "cpu")] == [2.5] * 6
+        assert target_facts(store)["cpu"]["arch"] == "x86_64"
+        missing = git(repo, "rev-list", "--objects", "--missing=print", git(remote, "rev-parse", BRANCH))
+        absent = {line[1:] for line in missing.splitlines() if line.startswith("?")}
+        assert git(remote, "rev-parse", f"{BRANCH}:months/2026-09/samples.parquet") in absent
+        assert git(remote, "rev-parse", f"{BRANCH}:months/2026-09/units.parquet") not in absent
         # The user's own remote still fetches everything; a full clone stays a full clone.
         assert git(repo, "config", "--get", "remote.origin.promisor", check=False) == ""
         assert git(repo, "rev-parse", "--is-shallow-repository") == str(shallow).lower()
