@@ -149,7 +149,8 @@ def plan_compaction(store: LocalStore, retention: Retention) -> CompactPlan:
             by_key.setdefault(match.group(1), []).append(folder)
     affected = {month_of(r) for r in moved}
     affected |= {key for key, fs in by_key.items()
-                 if len(fs) > 1 or any(i.run_id in drop_ids for f in fs for i in months[f])}
+                 if len(fs) > 1 or fs[0].name != key  # leftovers of a compaction cut short
+                 or any(i.run_id in drop_ids for f in fs for i in months[f])}
     plan = CompactPlan(moved=moved, dropped=[r for r in ordered if r.run_id in drop_ids],
                        removed_folders=removed)
     for key in sorted(affected):

@@ -350,6 +350,8 @@ class GitBranchStore:
         git_dir = Path(found.stdout.strip())
         for name in ("index.lock", "HEAD.lock"):
             (git_dir / name).unlink(missing_ok=True)
+        for stale in git_dir.glob("dtf-index-*"):  # a killed writer's private index
+            stale.unlink(missing_ok=True)
         for name in ("rebase-merge", "rebase-apply"):
             if (git_dir / name).exists():
                 shutil.rmtree(git_dir / name, ignore_errors=True)

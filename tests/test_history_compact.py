@@ -236,3 +236,15 @@ def test_compaction_keeps_exactly_the_retained_runs_and_their_values(
     assert len(list((store.root() / "runs").iterdir())) == min(keep, len(expect))
     compact(store, Retention(keep_runs=keep, retain_runs=retain))  # idempotent
     assert snapshot(store) == after
+
+
+def test_a_month_left_under_its_temporary_name_is_read_and_renamed(store: LocalStore) -> None:
+    compact(store, Retention(keep_runs=2))
+    before = snapshot(store)
+    months = store.root() / "months"
+    (months / "2026-09").rename(months / "2026-09.c0ffee")  # killed before the last rename
+    assert snapshot(store) == before
+    result = compact(store, Retention(keep_runs=2))
+    assert result.months == ["2026-09"] and result.moved == []
+    assert sorted(p.name for p in months.iterdir()) == ["2026-09", "2026-10"]
+    assert snapshot(store) == before
