@@ -374,6 +374,9 @@ def run_compact_command(args: Any) -> int:
     retention = Retention(keep_runs=args.keep_runs, retain_days=args.retain_days,
                           retain_runs=args.retain_runs, as_of=as_of)
     retention.check()
+    if not str(args.history).startswith("git:") and not Path(args.history).is_dir():
+        raise UsageError(f"--history {args.history}: no such folder (give the history folder, e.g. "
+                         ".dtf/history as `dtf local` writes it, or git:BRANCH inside the repository)")
     store = open_history(args.history)
     result = compact(store, retention, dry_run=args.dry_run)
     print(result.describe(str(args.history), dry_run=args.dry_run))

@@ -206,6 +206,8 @@ def test_the_cli_compacts_and_reports(store: LocalStore) -> None:
     assert again.returncode == 0 and "nothing to do" in again.stdout
     bad = dtf("--history", str(store.root()), "--retain-runs", "0")
     assert bad.returncode == 2 and "--retain-runs 0" in bad.stderr
+    missing = dtf("--history", str(store.root()) + "-typo")
+    assert missing.returncode == 2 and "no such folder" in missing.stderr
     bad_date = dtf("--history", str(store.root()), "--as-of", "yesterday")
     assert bad_date.returncode == 2 and "--as-of 'yesterday'" in bad_date.stderr
     helped = subprocess.run([sys.executable, "-m", "dtf_ci", "history", "compact", "--help"],
