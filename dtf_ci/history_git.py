@@ -46,6 +46,7 @@ from dtf_ci.history_files import MONTH_INDEX, MONTHS, TABLES, RunInfo
 DTF_NAME = "dtf"
 DTF_EMAIL = "dtf@users.noreply.github.com"
 NETWORK_TIMEOUT_S = 600
+BIG_FILE = "256k"
 
 README = """# dtf history
 
@@ -438,7 +439,9 @@ class GitBranchStore:
              ) -> subprocess.CompletedProcess[str]:
         cwd = cwd or self._worktree
         # The user's hooks (pre-push linters) and signing setup are not for dtf's data commits.
-        pre = ["git", "-c", "commit.gpgSign=false", "-c", "advice.detachedHead=false"]
+        pre = ["git", "-c", "commit.gpgSign=false", "-c", "advice.detachedHead=false",
+               # Parquet is compressed already: no delta search on it (a month file is tens of MB)
+               "-c", f"core.bigFileThreshold={BIG_FILE}"]
         if self._hooks is not None:
             pre[1:1] = ["-c", f"core.hooksPath={self._hooks}"]
         if sparse:  # the private worktree's checkout only: never written to the shared config
