@@ -206,7 +206,10 @@ def made_up_section(ms: dict[str, Method], per_family: int) -> None:
     print("\n### Why dtf's defaults: one setting changed at a time, on this corpus\n")
     n = 250
     variants = {
-        "defaults (penalty 4 ln n, rank test, min_shift 1, min_relative 0.02)": {},
+        "defaults (penalty 4 ln n, rank test, min_shift 1, min_relative 0.02, wander 3)": {},
+        "wander 0 (no wander test: the defaults before it)": {"wander": 0.0},
+        "wander 2": {"wander": 2.0},
+        "wander 4": {"wander": 4.0},
         "penalty 2 ln n": {"penalty": 2 * math.log(n)},
         "penalty 3 ln n (MBIC, as TCPDBench)": {"penalty": 3 * math.log(n)},
         "penalty 5 ln n": {"penalty": 5 * math.log(n)},

@@ -10,7 +10,10 @@ is in :mod:`dtf_ci.segmentation`):
   MBIC-like penalty of 4·ln n on z², with a local trend allowed so a trend is not a staircase);
 * a rank test between the two sides (z² ≥ 2.7·ln n; outliers and a second mode are not a level);
 * a minimum shift of 1 robust noise SD and, for positive series, 2 % of the level;
-* at least ``min_size`` points on each side (a spike is not a change).
+* at least ``min_size`` points on each side (a spike is not a change);
+* a step of at least 3 robust SDs of the series' own differences of block means at the
+  change's scale, measured where no change lies (:mod:`dtf_ci.wander`: a random walk or a
+  trend cut into steps is not a change), where the history is long enough to measure it.
 
 Each change carries its size, its confidence and the indices where the new level may start
 (so a caller can name the commit range it landed in). :func:`change_points` keeps the plain
@@ -28,6 +31,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from dtf_ci.segmentation import Judge, binseg, clean_outliers, jitter_scale, prune
+from dtf_ci.wander import WANDER_Z, drop_wander
 
 __all__ = ["ChangePoint", "baseline_change", "baseline_window", "change_points", "detect_changes", "series_noise"]
 
@@ -93,6 +97,7 @@ def detect_changes(
     min_shift: float = 1.0,
     min_relative: float = 0.02,
     robust: bool = True,
+    wander: float = WANDER_Z,
 ) -> list[ChangePoint]:
     """The changes of level in one series (time order), with size, confidence and location.
 
@@ -104,11 +109,14 @@ def detect_changes(
     ``min_shift``: smallest step in robust noise SDs. ``min_relative``: smallest step as a
     fraction of the level, applied only when every value is positive (0 turns it off).
     ``robust=False`` keeps outlying points and skips the rank test (plain Gaussian model).
-    The defaults are the same for every series; docs/change-points.md says why.
+    ``wander``: smallest step in robust SDs of the series' own differences of block means at
+    the change's scale, taken where no change lies (:mod:`dtf_ci.wander`: random walks and
+    trends cut into steps are not changes); 0 turns it off. The defaults are the same for
+    every series; docs/change-points.md says why.
     """
     if isinstance(min_size, bool) or not isinstance(min_size, int) or min_size < 1:
         raise ValueError(f"min_size must be an integer >= 1, got {min_size!r}")
-    for name, v in (("min_shift", min_shift), ("min_relative", min_relative)):
+    for name, v in (("min_shift", min_shift), ("min_relative", min_relative), ("wander", wander)):
         if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
             raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
     x = _as_series(values)
@@ -128,6 +136,8 @@ def detect_changes(
     judge = Judge(x, y, sd, window=_WINDOW, penalty=float(pen), min_shift=min_shift, min_relative=min_relative,
                   rank_test=robust)
     kept = prune(judge, candidates, n)
+    if wander > 0:
+        kept = drop_wander(judge, candidates, kept, n, float(wander))
     out = []
     bounds = [0, *kept, n]
     for i, (t, ev) in enumerate(kept.items(), start=1):
@@ -147,6 +157,7 @@ def change_points(
     min_shift: float = 1.0,
     min_relative: float = 0.02,
     robust: bool = True,
+    wander: float = WANDER_Z,
 ) -> list[int]:
     """Indices where a new level starts, for one series in time order (see detect_changes).
 
@@ -156,7 +167,7 @@ def change_points(
     """
     return [c.index for c in detect_changes(values, min_size=min_size, penalty=penalty,
                                             min_shift=min_shift, min_relative=min_relative,
-                                            robust=robust)]
+                                            robust=robust, wander=wander)]
 
 
 def baseline_window(

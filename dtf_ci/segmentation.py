@@ -147,6 +147,9 @@ class Judge:
         # Fits run in noise units around the median: no overflow at 1e300, no loss at 1e-300.
         self.z = (y - _median(y)) / sd
         self.sums = PrefixSums(self.z)
+        # A window's score depends on nothing else: pruning again after a change was struck
+        # (dtf_ci.wander) meets the same windows and finds them here.
+        self._scores: dict[tuple[int, int, int], tuple[float, Evidence | None]] = {}
         self.min_shift, self.rank_test = min_shift, rank_test
         self.min_relative = min_relative if bool((x > 0).all()) else 0.0
 
@@ -157,14 +160,22 @@ class Judge:
         window whose residuals are tiny next to the running sums they come from (cancellation),
         goes through :meth:`evidence`."""
         lo, hi = max(a, t - self.window), min(b, t + self.window)
+        key = (lo, t, hi)
+        known = self._scores.get(key)
+        if known is not None:
+            return known
         fit = self.sums.quick_fit(lo, t, hi, hi - lo >= 8)
+        got: tuple[float, Evidence | None]
         if fit.rss_floor <= _CANCELLATION * self.sums.scale(hi):
             ev = self.evidence(a, t, b)  # cancellation: fit exactly
+            got = (ev.z2 if ev.passes_size else -1.0), ev
         elif fit.z2 < self.penalty:
-            return fit.z2, None
+            got = fit.z2, None
         else:
             ev = self.evidence(a, t, b, fit)
-        return (ev.z2 if ev.passes_size else -1.0), ev
+            got = (ev.z2 if ev.passes_size else -1.0), ev
+        self._scores[key] = got
+        return got
 
     def evidence(self, a: int, t: int, b: int, fit: Fit | None = None) -> Evidence:
         """The change at ``t`` between neighbouring boundaries ``a`` and ``b``; ``fit`` is its
