@@ -129,6 +129,9 @@ def detect_changes(
     sd = jitter_scale(x)
     if sd == 0:
         return []  # constant series
+    # The fits square the series in noise units: a jitter under 1e-100 of the range (no real
+    # series, but [-1, 0, 0, 1e-172] is one) would overflow them, so it counts as that much.
+    sd = max(sd, float(np.ptp(x)) * 1e-100)
     y = clean_outliers(x, sd, max(2, min_size)) if robust else x
     candidates = binseg((y - np.median(y)) / sd, math.log(n), min_size)
     if not candidates:

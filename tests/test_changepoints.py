@@ -154,6 +154,14 @@ def test_constant_short_and_invalid_series() -> None:
         change_points([1.0, 2.0, math.inf])
 
 
+def test_a_jitter_far_below_the_range_does_not_overflow_the_fits() -> None:
+    # Jitter 7e-172 against a range of 1: in noise units the squares would pass 1e308.
+    for x in ([-1.0, -2.225073858507203e-309, 0.0, 6.923823704849012e-172],
+              [0.0] * 30 + [1e-200, 1.0] * 15):
+        changes = detect_changes(x, min_size=2)
+        assert all(0 < c.first <= c.index <= c.last < len(x) and 0 <= c.p_value <= 1 for c in changes)
+
+
 def test_baseline_change_names_a_real_change_only() -> None:
     medians = list(level(40, cv=0.005, seed=7) / 100)
     assert baseline_change(medians) == (20, None)  # full window, no change
