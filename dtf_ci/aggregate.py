@@ -98,6 +98,7 @@ def aggregate(
     post: bool = False,
     context: Any = None,
     fail_on: str = "regression",
+    pipeline: str = "",
 ) -> AggregateResult:
     from dtf_ci.merge import merge_shards
     from dtf_ci.providers import get_provider
@@ -189,7 +190,7 @@ def aggregate(
 
     result.report_files = write_report(verdicts, report_dir, run_url=ctx.run_url or None)
     if post:
-        _publish(provider, ctx, verdicts, report_dir, result)
+        _publish(provider, ctx, verdicts, report_dir, result, pipeline)
     if store is not None and verdicts["policy"]["missing-units"]:
         result.notes.append(f"history not appended: {verdicts['policy']['missing-units']} unit(s) "
                             "missing; a partial run never becomes a baseline")
@@ -312,15 +313,19 @@ def _append(store: Any, verdicts: dict[str, Any], ctx: Any, merged: Path, plan: 
     return True
 
 
-def _publish(provider: Any, ctx: Any, verdicts: dict[str, Any], report_dir: Path, result: AggregateResult) -> None:
-    from dtf_ci.providers import PublishRequest
+def _publish(provider: Any, ctx: Any, verdicts: dict[str, Any], report_dir: Path, result: AggregateResult,
+             pipeline: str = "") -> None:
+    from dtf_ci.providers import PublishRequest, status_context
     from dtf_ci.report import render_comment, render_summary
 
     # The status says what the headline and the exit code say: one policy answer for all.
+    # A named pipeline's comment says whose it is (its status context) in its footer.
+    title = status_context(pipeline)
     request = PublishRequest(
-        comment_markdown=render_comment(verdicts), summary_markdown=render_summary(verdicts),
+        comment_markdown=render_comment(verdicts, title=title),
+        summary_markdown=render_summary(verdicts, title=title),
         state=verdicts["policy"]["state"], description=status_description(verdicts),
-        overall=verdicts["overall"], report_dir=str(report_dir),
+        overall=verdicts["overall"], report_dir=str(report_dir), pipeline=pipeline,
     )
     # Each provider knows its own token variables (GitLab: DTF_GITLAB_TOKEN, GITLAB_TOKEN);
     # only GitHub's are read here, so a GitHub token never reaches GitLab's API.
@@ -365,6 +370,13 @@ def print_summary(verdicts: dict[str, Any], report_dir: Path) -> None:
     _print(verdicts, report_dir)
 
 
+def _pipeline(args: Any, plan: dict[str, Any] | None) -> str:
+    """The pipeline's name: ``--name``, else the plan's (``dtf plan --name``), else the default."""
+    from dtf_ci.limits import pipeline_name
+
+    return pipeline_name(getattr(args, "name", None) or (plan or {}).get("name"))
+
+
 def run_aggregate_command(args: Any) -> int:
     plan = None
     if args.plan:
@@ -375,7 +387,7 @@ def run_aggregate_command(args: Any) -> int:
     with log.group("dtf aggregate"):
         result = aggregate(Path(args.shards), report_dir, plan=plan, history_spec=args.history,
                            fdr=args.fdr, append=args.append_history, post=args.post,
-                           fail_on=args.fail_on)
+                           fail_on=args.fail_on, pipeline=_pipeline(args, plan))
     print_summary(result.verdicts, report_dir)
     for note in result.notes:
         log.info(f"note: {note}")

@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plan_options(p)
     p.add_argument("--out", default="plan.json", metavar="FILE", help="plan file to write (default plan.json)")
     p.add_argument("--run-id", metavar="ID", help="run id to use (default: from CI, else generated)")
+    p.add_argument("--name", metavar="NAME",
+                   help="the pipeline's name, when one CI run has several dtf pipelines: its PR comment "
+                        "and commit status are its own ('dtf / NAME'); default: plain 'dtf' "
+                        "(docs/github-actions.md#several-suites-in-one-workflow-run)")
 
     p = sub.add_parser("run", help="execute one shard of a plan",
                        description="Execute the units of one shard in dependency order with "
@@ -124,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report-dir", default="dtf-report", metavar="R", help="report folder (default dtf-report)")
     p.add_argument("--post", action="store_true",
                    help="post the PR comment and commit status, write the job summary")
+    p.add_argument("--name", metavar="NAME",
+                   help="the pipeline's name its PR comment and commit status are kept under "
+                        "('dtf / NAME'); default: the plan's (dtf plan --name), else plain 'dtf'")
     p.add_argument("--fail-on", type=fail_on_type, default="regression", metavar="POLICY",
                    help=FAIL_ON_HELP)
     p.add_argument("--append-history", choices=["auto", "always", "never"], default="auto",
@@ -250,7 +257,22 @@ def _post_failure(args: argparse.Namespace, exc: Exception) -> None:
     if args.command == "plan" or (args.command == "aggregate" and getattr(args, "post", False)):
         from dtf_ci.failure_status import publish_failure
 
-        publish_failure(args.command, exc)
+        publish_failure(args.command, exc, pipeline=_pipeline_of(args))
+
+
+def _pipeline_of(args: argparse.Namespace) -> str:
+    """The pipeline name a failure status goes under: --name, else the plan's (aggregate)."""
+    name = getattr(args, "name", None)
+    if not name and args.command == "aggregate" and getattr(args, "plan", None):
+        try:
+            from dtf_ci.plan import load_plan
+
+            name = load_plan(args.plan).get("name")
+        except Exception:  # noqa: BLE001 - an unreadable plan posts under the default name
+            name = None
+    from dtf_ci.limits import pipeline_name
+
+    return pipeline_name(name)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

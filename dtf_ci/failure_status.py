@@ -22,8 +22,9 @@ def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "no reason given")
 
 
-def failure_request(command: str, error: FatalError) -> PublishRequest:
-    """The PublishRequest for a command that failed before writing a report."""
+def failure_request(command: str, error: FatalError, pipeline: str = "") -> PublishRequest:
+    """The PublishRequest for a command that failed before writing a report, posted under
+    the pipeline's own comment marker and status context."""
     from dtf_ci.report import COMMENT_MARKER
     from dtf_ci.report_format import md
 
@@ -37,10 +38,11 @@ def failure_request(command: str, error: FatalError) -> PublishRequest:
     if len(description) > 140:
         description = description[:139] + "…"
     return PublishRequest(comment_markdown=f"{COMMENT_MARKER}\n{body}", summary_markdown=body,
-                          state=state, description=description, overall="failed")
+                          state=state, description=description, overall="failed",
+                          pipeline=pipeline)
 
 
-def publish_failure(command: str, error: FatalError) -> list[str]:
+def publish_failure(command: str, error: FatalError, pipeline: str = "") -> list[str]:
     """Post the failure status (and comment, summary) in CI; the notes say what happened.
 
     Outside CI it does nothing. Never raises: the command's own error is what the user must
@@ -59,14 +61,17 @@ def publish_failure(command: str, error: FatalError) -> list[str]:
         token = None
         if ctx.provider in ("github", "jenkins"):
             token = os.environ.get("DTF_GITHUB_TOKEN") or os.environ.get("GITHUB_TOKEN")
-        request = failure_request(command, error)
+        request = failure_request(command, error, pipeline)
         result = provider.publish(ctx, request, token=token)
     except FatalError as exc:
         notes = [f"could not post the failure status: {exc}"]
     except Exception as exc:  # noqa: BLE001 - the command's own error must still be printed
         notes = [f"could not post the failure status: {type(exc).__name__}: {exc}"]
     else:
-        notes = [f"posted the dtf status '{request.state}'"] if result.status_posted else []
+        from dtf_ci.providers import status_context
+
+        notes = ([f"posted the {status_context(pipeline)} status '{request.state}'"]
+                 if result.status_posted else [])
         notes += result.notes
     for note in notes:
         log.warning(note)

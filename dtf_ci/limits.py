@@ -45,3 +45,28 @@ def results_too_large(size: int, limit: int) -> str:
             "write fewer raw samples or split the benchmarks over several tasks "
             "(or raise DTF_MAX_RESULTS_BYTES)")
 
+
+PIPELINE_NAME_MAX = 40  # a pipeline's name (the action's `name` input, `--name`)
+DEFAULT_PIPELINE = "dtf"  # the name that posts as plain `dtf`, as before names existed
+
+
+def pipeline_name(raw: object) -> str:
+    """The pipeline name as dtf uses it: ``[a-z0-9-]``, at most 40 characters; ``""`` for the default.
+
+    It comes from a workflow input or a plan file and ends up in a commit status context
+    (``dtf / NAME``), an HTML comment marker and artifact names, so it is cut down to the
+    same letters the action derives names with: ASCII letters are lowercased, every run of
+    anything else becomes one ``-``. ``dtf`` (what ``dtf.yml`` gives) and a name with nothing
+    left are the default pipeline, which posts as plain ``dtf``.
+    """
+    out: list[str] = []
+    for ch in str(raw or ""):
+        if len(out) > PIPELINE_NAME_MAX:  # a hostile 100,000 characters is not read to the end
+            break
+        ch = ch.lower() if "A" <= ch <= "Z" else ch
+        if "a" <= ch <= "z" or "0" <= ch <= "9":
+            out.append(ch)
+        elif out and out[-1] != "-":
+            out.append("-")
+    name = "".join(out)[:PIPELINE_NAME_MAX].strip("-")
+    return "" if name == DEFAULT_PIPELINE else name

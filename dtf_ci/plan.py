@@ -25,6 +25,7 @@ from dtf_ci.ci import is_jenkins
 from dtf_ci.errors import PlanError, RequirementError, SuiteError
 from dtf_ci.estimates import Estimator, history_inputs
 from dtf_ci.inventory import Inventory
+from dtf_ci.limits import pipeline_name
 from dtf_ci.model import Suite, Task
 from dtf_ci.plan_waves import TargetLimits, Unit, best_layout, lower_bound, place_tasks
 from dtf_ci.requirements import facts_from_labels, merge_facts, parse_requirement
@@ -181,8 +182,11 @@ def topological_tasks(suite: Suite, ids: Iterable[str]) -> list[str]:
 def make_plan(suite: Suite, targets: Inventory, *, history: Any = None,
               durations: dict[str, float] | None = None, changed_files: list[str] | None = None,
               job_overhead: float | None = None, max_parallel: int | None = None,
-              run_id: str | None = None) -> dict[str, Any]:
-    """The plan.json dict for this suite on these targets (docs/file-formats.md, docs/planner.md)."""
+              run_id: str | None = None, name: str | None = None) -> dict[str, Any]:
+    """The plan.json dict for this suite on these targets (docs/file-formats.md, docs/planner.md).
+
+    ``name`` is the pipeline's name (``dtf plan --name``): the aggregate step posts its PR
+    comment and commit status under it (``dtf / NAME``); empty or ``dtf`` is the default."""
     hist = history_inputs(history)
     facts = target_facts(targets, hist.facts)
     estimator = Estimator(hist.durations, durations)
@@ -254,6 +258,7 @@ def make_plan(suite: Suite, targets: Inventory, *, history: Any = None,
     return {
         "schema": SCHEMA,
         "run-id": run_id or default_run_id(),
+        "name": pipeline_name(name),
         "created-at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "suite": suite.path,
         "suite-sha256": _sha256(suite.path),

@@ -78,7 +78,8 @@ def _run_plan(args: argparse.Namespace) -> int:
     changed = _read_changed_files(args.changed_files) if getattr(args, "changed_files", None) else None
     plan = make_plan(suite, inventory, history=getattr(args, "history", None), durations=durations,
                      changed_files=changed, job_overhead=getattr(args, "job_overhead", None),
-                     max_parallel=getattr(args, "max_parallel", None), run_id=getattr(args, "run_id", None))
+                     max_parallel=getattr(args, "max_parallel", None), run_id=getattr(args, "run_id", None),
+                     name=getattr(args, "name", None))
     out = getattr(args, "out", None) or "plan.json"
     from dtf_ci.calibrate import attach_calibration
 

@@ -16,6 +16,7 @@ from typing import Protocol, TypeVar
 
 from dtf_ci.ci import CIProvider, detect_ci_provider
 from dtf_ci.errors import ProviderError
+from dtf_ci.limits import pipeline_name
 
 T = TypeVar("T")
 
@@ -89,12 +90,56 @@ class RunContext:
 class PublishRequest:
     """What ``dtf aggregate --post`` hands to a provider."""
 
-    comment_markdown: str  # starts with dtf_ci.report.COMMENT_MARKER
+    comment_markdown: str  # starts with COMMENT_MARKER (replaced by the pipeline's marker)
     summary_markdown: str
     state: str  # success | failure | error | pending
     description: str  # one line, <= 140 characters
     overall: str  # the overall verdict
     report_dir: str = ""
+    pipeline: str = ""  # the pipeline's name (limits.pipeline_name); "" is the default `dtf`
+
+
+COMMENT_MARKER = "<!-- dtf-report -->"
+"""The default pipeline's sticky-comment marker (the report's first line; dtf_ci.report's too)."""
+STATUS_CONTEXT = "dtf"
+
+
+def comment_marker(pipeline: str = "") -> str:
+    """The hidden first line that finds one pipeline's sticky comment again.
+
+    The default pipeline keeps the marker dtf always wrote, so a comment from before pipeline
+    names is still found and edited; a named one gets ``<!-- dtf-report:NAME -->``.
+    """
+    name = pipeline_name(pipeline)
+    return f"<!-- dtf-report:{name} -->" if name else COMMENT_MARKER
+
+
+def status_context(pipeline: str = "") -> str:
+    """The commit status context (GitHub) / name (GitLab): ``dtf``, or ``dtf / NAME``.
+
+    Branch protection requires checks by this text, so the default pipeline keeps ``dtf``.
+    """
+    name = pipeline_name(pipeline)
+    return f"{STATUS_CONTEXT} / {name}" if name else STATUS_CONTEXT
+
+
+def marked_body(markdown: str, pipeline: str = "") -> str:
+    """``markdown`` with the pipeline's marker as its first line (any other dtf marker line the
+    report started with is replaced: one comment carries exactly one pipeline's marker)."""
+    first, sep, rest = markdown.partition("\n")
+    if _is_marker_line(first):
+        markdown = rest if sep else ""
+    return f"{comment_marker(pipeline)}\n{markdown}"
+
+
+def has_marker(body: str | None, pipeline: str = "") -> bool:
+    """True when ``body`` is this pipeline's sticky comment: its first line is the marker."""
+    return (body or "").partition("\n")[0].strip() == comment_marker(pipeline)
+
+
+def _is_marker_line(line: str) -> bool:
+    line = line.strip()
+    return line == COMMENT_MARKER or (line.startswith("<!-- dtf-report:") and line.endswith(" -->"))
 
 
 @dataclass

@@ -6,9 +6,11 @@ rules (see :mod:`dtf_ci.providers.github_http` for why dtf owns them rather than
 ``GithubRetry``).
 
 Publishing is built so that re-running a job, or retrying a request, never leaves a second
-PR comment or status: the comment is found again by :data:`COMMENT_MARKER`, among the comments written
+PR comment or status: the comment is found again by its marker line, among the comments written
 by the token's own identity only, and edited in place, and a request that failed with a 5xx is checked for having landed before it is sent
-again. A pull request from a fork gets a read-only token; dtf then writes the job summary,
+again. Each pipeline (the action's ``name`` input, ``dtf plan --name``) has its own marker and
+status context (:func:`dtf_ci.providers.status_context`: ``dtf``, or ``dtf / NAME``), so two dtf
+calls in one workflow run never overwrite each other's comment or status. A pull request from a fork gets a read-only token; dtf then writes the job summary,
 says where the report is, and does not fail.
 """
 
@@ -21,13 +23,21 @@ from typing import Any
 
 from dtf_ci import log
 from dtf_ci.errors import ProviderError
-from dtf_ci.providers import PublishRequest, PublishResult, RunContext, Runner
+from dtf_ci.providers import (
+    COMMENT_MARKER,
+    STATUS_CONTEXT,
+    PublishRequest,
+    PublishResult,
+    RunContext,
+    Runner,
+    has_marker,
+    marked_body,
+    status_context,
+)
 from dtf_ci.providers.github_http import DEFAULT_API_URL, GitHubAPI
 
-COMMENT_MARKER = "<!-- dtf-report -->"
-"""Hidden marker that identifies dtf's sticky PR comment (same text as the report's)."""
+__all__ = ["COMMENT_MARKER", "STATUS_CONTEXT", "context", "list_runners", "publish", "token_login"]
 
-STATUS_CONTEXT = "dtf"
 STATUS_STATES = ("error", "failure", "pending", "success")
 DESCRIPTION_LIMIT = 140  # characters GitHub keeps of a commit status description
 COMMENT_LIMIT = 65536  # characters GitHub accepts in an issue comment body
@@ -232,9 +242,8 @@ def _trim(text: str, limit: int, note: str) -> str:
     return cut.rsplit("\n", 1)[0] + "\n" + note
 
 
-def _comment_body(markdown: str) -> str:
-    body = markdown if COMMENT_MARKER in markdown else f"{COMMENT_MARKER}\n{markdown}"
-    return _trim(body, COMMENT_LIMIT,
+def _comment_body(markdown: str, pipeline: str = "") -> str:
+    return _trim(marked_body(markdown, pipeline), COMMENT_LIMIT,
                  "\n> The comment was trimmed to fit GitHub's limit; the full report is in the "
                  "job summary and the `dtf-report` artifact.\n")
 
@@ -269,8 +278,8 @@ def token_login(api: GitHubAPI) -> str:
     return login
 
 
-def _find_marker_comment(api: GitHubAPI, issue: Any, login: str) -> Any:
-    """dtf's own sticky comment: carries the marker and was written by this token's identity.
+def _find_marker_comment(api: GitHubAPI, issue: Any, login: str, pipeline: str = "") -> Any:
+    """This pipeline's sticky comment: starts with its marker, written by this token's identity.
 
     A comment by anyone else carrying the marker is ignored (a user posting the marker first
     must not get dtf's report edited under their name, nor suppress it). Oldest first.
@@ -278,56 +287,62 @@ def _find_marker_comment(api: GitHubAPI, issue: Any, login: str) -> Any:
     for comment in api.bounded(issue.get_comments(), "comments"):
         author = getattr(comment.user, "login", None) if comment.user is not None else None
         if (isinstance(author, str) and author.lower() == login.lower()
-                and COMMENT_MARKER in (comment.body or "")):
+                and has_marker(comment.body, pipeline)):
             return comment
     return None
 
 
-def _upsert_comment(api: GitHubAPI, ctx: RunContext, body: str) -> str:
+def _upsert_comment(api: GitHubAPI, ctx: RunContext, body: str, pipeline: str = "") -> str:
     issue = api.repo(ctx.repo).get_issue(ctx.pr_number)
     where = f"PR #{ctx.pr_number} of {ctx.repo}"
     login = token_login(api)
-    existing = api.call(f"list the comments of {where}", lambda: _find_marker_comment(api, issue, login))
+    existing = api.call(f"list the comments of {where}",
+                        lambda: _find_marker_comment(api, issue, login, pipeline))
     if existing is not None:
         api.call(f"update dtf's comment on {where}", lambda: existing.edit(body), write=True)
         return str(existing.html_url or "")
     created = api.call(f"post dtf's comment on {where}", lambda: issue.create_comment(body),
-                       write=True, recover=lambda: _find_marker_comment(api, issue, login))
+                       write=True, recover=lambda: _find_marker_comment(api, issue, login, pipeline))
     if created.body != body:  # a landed earlier try found by the recovery: bring it up to date
         api.call(f"update dtf's comment on {where}", lambda: created.edit(body), write=True)
     return str(created.html_url or "")
 
 
-def _post_status(api: GitHubAPI, ctx: RunContext, state: str, description: str) -> None:
+def _post_status(api: GitHubAPI, ctx: RunContext, state: str, description: str,
+                 pipeline: str = "") -> None:
     from github.CommitStatus import CommitStatus
     from github.PaginatedList import PaginatedList
 
     repo = api.repo(ctx.repo)
     commit = repo.get_commit(ctx.sha)
     target_url = ctx.run_url or None
+    context_name = status_context(pipeline)
 
     def landed() -> Any:
         statuses = PaginatedList(CommitStatus, api.gh.requester,
                                  f"{repo.url}/commits/{ctx.sha}/statuses", None)
         for status in api.bounded(statuses, "statuses"):  # newest first; only the newest of ours counts
-            if status.context == STATUS_CONTEXT:
+            if status.context == context_name:
                 same = (status.state == state and status.description == description
                         and (status.target_url or None) == target_url)
                 return status if same else None
         return None
 
     kwargs: dict[str, Any] = {"state": state, "description": description,
-                              "context": STATUS_CONTEXT}
+                              "context": context_name}
     if target_url:
         kwargs["target_url"] = target_url
-    api.call(f"set the commit status on {ctx.sha[:12]}", lambda: commit.create_status(**kwargs),
+    api.call(f"set the commit status {context_name!r} on {ctx.sha[:12]}", lambda: commit.create_status(**kwargs),
              write=True, recover=landed)
 
 
 def publish(
     ctx: RunContext, request: PublishRequest, *, token: str | None = None
 ) -> PublishResult:
-    """Write the job summary, update the sticky PR comment, set the ``dtf`` commit status.
+    """Write the job summary, update the pipeline's sticky PR comment, set its commit status.
+
+    The pipeline is ``request.pipeline``: its comment marker and status context (``dtf``, or
+    ``dtf / NAME``) are its own, so other pipelines' comments and statuses stay untouched.
 
     The token is ``token``, else ``GITHUB_TOKEN``. The job summary is written first, so it
     exists whatever the API does. A fork PR (read-only token), or a 403 "Resource not
@@ -357,7 +372,8 @@ def publish(
 
     if ctx.pr_number is not None:
         try:
-            result.comment_url = _upsert_comment(api, ctx, _comment_body(request.comment_markdown))
+            result.comment_url = _upsert_comment(
+                api, ctx, _comment_body(request.comment_markdown, request.pipeline), request.pipeline)
         except ProviderError as exc:
             if _is_forbidden_for_token(exc):
                 forbidden = True
@@ -371,7 +387,7 @@ def publish(
         if state != request.state:
             result.notes.append(f"unknown status state {request.state!r}: posted 'error'")
         try:
-            _post_status(api, ctx, state, _description(request.description))
+            _post_status(api, ctx, state, _description(request.description), request.pipeline)
             result.status_posted = True
         except ProviderError as exc:
             if _is_forbidden_for_token(exc):

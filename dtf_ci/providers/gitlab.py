@@ -26,14 +26,23 @@ from typing import Any, TypeVar
 
 from dtf_ci import log
 from dtf_ci.errors import ProviderError
-from dtf_ci.providers import PublishRequest, PublishResult, RunContext, Runner, bounded_listing
+from dtf_ci.providers import (
+    COMMENT_MARKER,
+    PublishRequest,
+    PublishResult,
+    RunContext,
+    Runner,
+    bounded_listing,
+    has_marker,
+    marked_body,
+    status_context,
+)
 
 T = TypeVar("T")
 
-COMMENT_MARKER = "<!-- dtf-report -->"
-"""Hidden marker of dtf's sticky merge request note (same text as the report's)."""
+__all__ = ["COMMENT_MARKER", "STATUS_NAME", "context", "list_runners", "publish", "token_username"]
 
-STATUS_NAME = "dtf"
+STATUS_NAME = "dtf"  # the default pipeline's; a named one's is `dtf / NAME` (status_context)
 STATE_MAP = {"success": "success", "failure": "failed", "error": "failed", "pending": "pending"}
 DESCRIPTION_LIMIT = 255  # characters GitLab accepts in a commit status description
 NOTE_LIMIT = 1_000_000  # characters GitLab accepts in a note body
@@ -334,8 +343,8 @@ def list_runners(
 # --- publish -------------------------------------------------------------------------------
 
 
-def _note_body(markdown: str) -> str:
-    body = markdown if COMMENT_MARKER in markdown else f"{COMMENT_MARKER}\n{markdown}"
+def _note_body(markdown: str, pipeline: str = "") -> str:
+    body = marked_body(markdown, pipeline)
     if len(body) <= NOTE_LIMIT:
         return body
     note = ("\n> The note was trimmed to fit GitLab's limit; the full report is in the dtf-report "
@@ -359,27 +368,28 @@ def token_username(api: GitLabAPI) -> str:
     return name
 
 
-def _find_marker_note(api: GitLabAPI, mr: Any, username: str) -> Any:
-    # oldest first, so that a second marker note (someone quoting ours) never wins
+def _find_marker_note(api: GitLabAPI, mr: Any, username: str, pipeline: str = "") -> Any:
+    # this pipeline's note (its marker line), oldest first, so that a second marker note
+    # (someone quoting ours) never wins
     for note in api.bounded(mr.notes.list(iterator=True, sort="asc", order_by="created_at"), "notes"):
         author = note.attributes.get("author")
         name = author.get("username") if isinstance(author, dict) else None
         if (not note.attributes.get("system") and isinstance(name, str) and name.lower() == username.lower()
-                and COMMENT_MARKER in (note.body or "")):
+                and has_marker(note.body, pipeline)):
             return note
     return None
 
 
-def _upsert_note(api: GitLabAPI, ctx: RunContext, iid: int, body: str) -> str:
+def _upsert_note(api: GitLabAPI, ctx: RunContext, iid: int, body: str, pipeline: str = "") -> str:
     project = (ctx.extra.get("mr_project_id") or ctx.extra.get("mr_project")
                or ctx.extra.get("project_id") or ctx.repo)
     mr = api.gl.projects.get(project, lazy=True).mergerequests.get(iid, lazy=True)
     where = f"merge request !{iid} of {ctx.extra.get('mr_project') or ctx.repo}"
     username = token_username(api)
-    note = api.call(f"list the notes of {where}", lambda: _find_marker_note(api, mr, username))
+    note = api.call(f"list the notes of {where}", lambda: _find_marker_note(api, mr, username, pipeline))
     if note is None:
         note = api.call(f"post dtf's note on {where}", lambda: mr.notes.create({"body": body}),
-                        recover=lambda: _find_marker_note(api, mr, username))
+                        recover=lambda: _find_marker_note(api, mr, username, pipeline))
     if note.body != body:  # an old report, or a landed earlier try: bring it up to date
         note.body = body
         api.call(f"update dtf's note on {where}", note.save)
@@ -388,10 +398,13 @@ def _upsert_note(api: GitLabAPI, ctx: RunContext, iid: int, body: str) -> str:
     return f"{server}/{path}/-/merge_requests/{iid}#note_{note.id}"
 
 
-def _post_status(api: GitLabAPI, ctx: RunContext, state: str, description: str) -> bool:
-    """Set the ``dtf`` status; True when set, False when GitLab says it already is."""
+def _post_status(api: GitLabAPI, ctx: RunContext, state: str, description: str,
+                 pipeline: str = "") -> bool:
+    """Set the pipeline's status (``dtf``, or ``dtf / NAME``); True when set, False when
+    GitLab says it already is."""
     project = api.gl.projects.get(ctx.extra.get("project_id") or ctx.repo, lazy=True)
-    data: dict[str, Any] = {"state": state, "name": STATUS_NAME, "description": description}
+    name = status_context(pipeline)
+    data: dict[str, Any] = {"state": state, "name": name, "description": description}
     if ctx.run_url:
         data["target_url"] = ctx.run_url[:255]
     if ctx.run_id.isdigit() and "merge_sha" not in ctx.extra:  # the pipeline is on this sha
@@ -399,8 +412,8 @@ def _post_status(api: GitLabAPI, ctx: RunContext, state: str, description: str) 
 
     def landed() -> Any:
         for status in api.bounded(project.commits.get(ctx.sha, lazy=True).statuses.list(
-                iterator=True, name=STATUS_NAME), "statuses"):
-            if status.status == state and (status.description or "") == description:
+                iterator=True, name=name), "statuses"):
+            if getattr(status, "name", name) == name and status.status == state and (status.description or "") == description:
                 return status
         return None
 
@@ -418,7 +431,10 @@ def _post_status(api: GitLabAPI, ctx: RunContext, state: str, description: str) 
 def publish(
     ctx: RunContext, request: PublishRequest, *, token: str | None = None
 ) -> PublishResult:
-    """Update the sticky merge request note and set the ``dtf`` commit status.
+    """Update the pipeline's sticky merge request note and set its commit status.
+
+    The pipeline is ``request.pipeline``: its note marker and status name (``dtf``, or
+    ``dtf / NAME``) are its own, so two dtf pipelines on one merge request keep apart.
 
     The token is ``token``, else ``DTF_GITLAB_TOKEN``, else ``GITLAB_TOKEN``: a project or
     group access token with ``api`` scope (``CI_JOB_TOKEN`` may do neither). GitLab has no job
@@ -443,7 +459,8 @@ def publish(
     if ctx.pr_number is not None:
         try:
             result.comment_url = _upsert_note(api, ctx, ctx.pr_number,
-                                              _note_body(request.comment_markdown))
+                                              _note_body(request.comment_markdown, request.pipeline),
+                                              request.pipeline)
         except ProviderError as exc:
             failures.append(exc)
     else:
@@ -454,8 +471,9 @@ def publish(
             result.notes.append(f"unknown status state {request.state!r}: posted 'failed'")
         description = " ".join(request.description.split())[:DESCRIPTION_LIMIT]
         try:
-            if not _post_status(api, ctx, state, description):
-                result.notes.append(f"the dtf commit status already was {state}")
+            if not _post_status(api, ctx, state, description, request.pipeline):
+                result.notes.append(f"the {status_context(request.pipeline)} commit status "
+                                    f"already was {state}")
             result.status_posted = True
         except ProviderError as exc:
             failures.append(exc)
