@@ -513,6 +513,53 @@ def test_two_pipelines_in_one_workflow_run_keep_apart(tmp_path: Path, checkout: 
         assert not r["shards"].get("rejected")
 
 
+@needs_plan_cli
+@pytest.mark.slow
+@pytest.mark.integration
+def test_named_pipelines_post_their_own_comment_and_status(
+    tmp_path: Path, checkout: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two named calls in one workflow run: two comments, two statuses, the red one stays red;
+    an unnamed call (bench/dtf.yml) still posts as plain `dtf`, a required check's name."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent / "integration"))
+    from github_server import GitHubServer
+
+    (checkout / "bench").mkdir()
+    (checkout / "bench" / "dtf.yml").write_text(SUITE.replace("hello", "other"))
+    (checkout / "gpu.yml").write_text(SUITE.replace("print('hello')", "raise SystemExit(3)"))
+    event = json.loads((DATA / "github" / "events" / "pull_request.synchronize.json").read_text())
+    for repo in (event["repository"], event["pull_request"]["head"]["repo"],
+                 event["pull_request"]["base"]["repo"]):
+        repo["full_name"] = "octo-org/octo-repo"
+    (tmp_path / "event.json").write_text(json.dumps(event))
+    head_sha = event["pull_request"]["head"]["sha"]
+    gh = SimulatedRunner(tmp_path, checkout)
+    with GitHubServer() as api:
+        api.tokens = {"ghs_simulated": "write"}
+        pr_env = {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(tmp_path / "event.json"),
+                  "GITHUB_API_URL": api.url, "GITHUB_HEAD_REF": "changes",
+                  "GITHUB_REF": "refs/pull/2/merge", "GITHUB_BASE_REF": "master"}
+        results = {}
+        for suite, given in (("gpu.yml", "GPU nightly"), ("dtf.yml", "cpu"), ("bench/dtf.yml", "")):
+            plan = gh.run({"command": "plan", "suite": suite, "name": given}, env=pr_env)
+            assert plan.status == "success", "\n".join(s.log for s in plan.steps)
+            name = plan.outputs["name"]
+            for entry in json.loads(plan.outputs["matrix-1"])["include"]:
+                gh.run({"command": "run", "shard": entry["shard"], "name": name})
+            # the aggregate job gets the plan's name output, as the reusable workflow wires it
+            results[name] = gh.run({"command": "aggregate", "history": "", "fail-on": "failure",
+                                    "name": name}, env=pr_env)
+        comments, statuses = api.comments(2), api.statuses(head_sha)
+    assert set(results) == {"gpu-nightly", "cpu", "bench-dtf"}
+    assert results["gpu-nightly"].outputs["exit-code"] == "1"
+    assert results["cpu"].status == results["bench-dtf"].status == "success"
+    firsts = [c["body"].splitlines()[0] for c in comments]
+    assert firsts == ["<!-- dtf-report:gpu-nightly -->", "<!-- dtf-report:cpu -->", "<!-- dtf-report -->"]
+    assert "dtf / gpu-nightly" in comments[0]["body"]  # the footer says whose report it is
+    assert [(s["context"], s["state"]) for s in statuses] == [
+        ("dtf", "success"), ("dtf / cpu", "success"), ("dtf / gpu-nightly", "failure")]
+
+
 def test_a_run_job_without_the_plans_name_says_how_to_wire_it(tmp_path: Path, checkout: Path) -> None:
     gh = SimulatedRunner(tmp_path, checkout)
     gh.run({"command": "plan", "suite": "dtf.yml", "name": "nightly"})

@@ -133,3 +133,27 @@ def test_an_aggregate_that_fails_before_its_report_posts_an_error_status(tmp_pat
     assert done.returncode == 3, done.stderr
     assert [s["state"] for s in posted] == ["error"]
     assert posted[0]["description"].startswith("dtf aggregate failed: no usable shard")
+
+
+@pytest.mark.integration
+def test_a_named_pipelines_failures_post_under_its_own_context(tmp_path) -> None:
+    """A failed plan of pipeline `gpu`, and its aggregate (the name read from its plan, all
+    shards missing), post `dtf / gpu`: never over another pipeline's `dtf`."""
+    with GitHubServer() as api:
+        env = _env(tmp_path, api, GITHUB_TOKEN="t0ken")
+        failed = _plan(tmp_path, SUITE, env, "--runners", "local", "--name", "GPU")
+        planned = _plan(tmp_path, TARGETS, env, "--name", "gpu")
+        (tmp_path / "shards").mkdir()
+        for plan in ("plan.json", "missing.json"):
+            subprocess.run([sys.executable, "-m", "dtf_ci", "aggregate", "--shards", "shards",
+                            "--plan", plan, "--report-dir", "report", "--post"], cwd=tmp_path,
+                           env=env, capture_output=True, text=True, timeout=120)
+        posted = api.statuses(SHA)
+    assert failed.returncode == 2 and planned.returncode == 0, planned.stderr
+    assert json.loads((tmp_path / "plan.json").read_text())["name"] == "gpu"
+    # newest first: without a readable plan no pipeline is named, so that failure goes to `dtf`
+    assert [(s["context"], s["state"]) for s in posted] == [
+        ("dtf", "failure"), ("dtf / gpu", "failure"), ("dtf / gpu", "failure")]
+    assert posted[0]["description"].startswith("dtf aggregate failed")
+    assert "missing" in posted[1]["description"]
+    assert posted[2]["description"].startswith("dtf plan failed")
