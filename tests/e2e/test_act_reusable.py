@@ -43,7 +43,7 @@ from tests.e2e.git_http import GitHTTPServer
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 QUICK = "examples-quickstart-dtf"  # the quickstart's pipeline name (from its suite path)
-WAVES = "e2e-waves"
+WAVES = "waves"  # the name the caller gives the three-wave suite's call
 
 
 def _caller(dtf_ref: str | None, *, matrix: bool) -> str:
@@ -57,10 +57,10 @@ def _caller(dtf_ref: str | None, *, matrix: bool) -> str:
       fail-fast: false
       matrix:
         include:
-          - {suite: examples/quickstart/dtf.yml, post: true}
-          - {suite: e2e/waves.yml, post: false}  # one call posts: one sticky comment, one status
+          - {suite: examples/quickstart/dtf.yml, name: ""}  # no name: posts `dtf`, as before names
+          - {suite: e2e/waves.yml, name: waves}  # posts its own comment and `dtf / waves`
 """
-        suite = "      suite: ${{ matrix.suite }}\n      post: ${{ matrix.post }}\n"
+        suite = "      suite: ${{ matrix.suite }}\n      name: ${{ matrix.name }}\n"
     else:
         head, suite = "", "      suite: examples/quickstart/dtf.yml\n"
     return f"""\
@@ -171,7 +171,8 @@ def _github() -> Any:
 def test_a_matrix_over_the_reusable_workflow_on_a_pull_request(setup: dict[str, Any]) -> None:
     """Two calls of the reusable workflow in one run (the quickstart, and a three-wave suite
     on two kinds of runner): each plans, runs its shards per wave and aggregates under its
-    own name; the action comes from dtf's repository at the pinned commit."""
+    own name; the action comes from dtf's repository at the pinned commit. Both post: the
+    unnamed call its `dtf` comment and status, the named one its own, `dtf / waves`."""
     base._wheelhouse()
     head = _commit_caller(setup, _caller(setup["sha"], matrix=True))
     event = _pull_request(head)
@@ -210,11 +211,14 @@ def test_a_matrix_over_the_reusable_workflow_on_a_pull_request(setup: dict[str, 
     for report in reports.values():
         assert not report["shards"]["rejected"] and not report["shards"]["absent"], report["shards"]
 
-    assert len(comments) == 1, comments
-    body = comments[0]["body"]
-    assert body.startswith("<!-- dtf-report -->") and f"1-1-{QUICK}" in body
-    assert "No regressions in 10 series" in body, body
-    assert [s["context"] for s in statuses] == ["dtf"] and statuses[0]["state"] == "success"
+    # one comment and one status per pipeline: neither call overwrote the other's
+    by_marker = {c["body"].splitlines()[0]: c["body"] for c in comments}
+    assert len(comments) == 2 and set(by_marker) == {"<!-- dtf-report -->", "<!-- dtf-report:waves -->"}, comments
+    quick, waves_body = by_marker["<!-- dtf-report -->"], by_marker["<!-- dtf-report:waves -->"]
+    assert f"1-1-{QUICK}" in quick and "No regressions in 10 series" in quick, quick
+    assert f"1-1-{WAVES}" in waves_body and "dtf / waves" in waves_body, waves_body
+    assert sorted((s["context"], s["state"]) for s in statuses) == [
+        ("dtf", "success"), ("dtf / waves", "success")], statuses
 
 
 def _verdicts(artifacts: Path, name: str) -> dict:
