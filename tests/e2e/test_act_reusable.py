@@ -28,6 +28,7 @@ import base64
 import json
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import zipfile
@@ -135,7 +136,16 @@ def _act(setup: dict[str, Any], git: GitHTTPServer, event_name: str, event: dict
         setup["ws"], event_name, event, ".github/workflows/bench.yml", api_url,
         "--env", f"GITHUB_SERVER_URL={_server_url(git)}",
         "--local-repository", f"octo-org/dtf@v1={setup['dtf']}",
-        "-P", "e2e-builder=-self-hosted", "-P", "e2e-tester=-self-hosted", *extra)
+        "-P", "e2e-builder=-self-hosted", "-P", "e2e-tester=-self-hosted",
+        "--artifact-server-port", str(_free_port()), *extra)
+
+
+def _free_port() -> int:
+    """A port for act's artifact server: its default, 34567, is taken by any other act run on
+    the machine (another test session), and act then exits at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _server_url(git: GitHTTPServer) -> str:
