@@ -12,7 +12,6 @@ gives N samples of one series. ``--- FAIL: BenchmarkX`` is a failed test.
 
 from __future__ import annotations
 
-import functools
 import re
 from pathlib import Path
 
@@ -37,10 +36,15 @@ _FAIL = re.compile(r"^\s*--- FAIL: (?P<name>Benchmark\S*)")
 _HIGHER = ("MB/s", "ops/s", "ops/sec")
 
 
-@functools.lru_cache(maxsize=1024)
+_DIRECTIONS: dict[str, Direction] = {}  # unit -> direction, filled as units are met
+
+
 def direction_of(unit: str) -> Direction:
     """Throughput units are better when higher; times, bytes and allocations when lower."""
-    return "higher" if unit in _HIGHER or unit.endswith("/s") or unit.endswith("/sec") else "lower"
+    found: Direction = "higher" if unit in _HIGHER or unit.endswith(("/s", "/sec")) else "lower"
+    if len(_DIRECTIONS) < 1024:  # a bounded cache: units come from the file
+        _DIRECTIONS[unit] = found
+    return found
 
 
 def _has_package(name: str, pkg: str) -> bool:
@@ -62,12 +66,13 @@ def parse(path: Path) -> ParseResult:
     path = Path(path)
     several = _several_packages(path)
     out = Collector(path)
-    add, append = out.add, out.result.measurements.append
-    # package -> benchmark name -> {unit: (series, direction)}: a benchmark printed again
-    # (-count N) adds samples to the series of its first line without any naming work.
-    known: dict[str, dict[str, dict[str, tuple[str, Direction]]]] = {"": {}}
+    add, append = out.adder(), out.result.measurements.append
+    # package -> benchmark name -> {unit: series}: a benchmark printed again (-count N) adds
+    # samples to the series of its first line without any naming work.
+    known: dict[str, dict[str, dict[str, str]]] = {"": {}}
     in_pkg = known[""]
     pkg = ""
+    directions = _DIRECTIONS
     # One str.split per line rather than a regular expression, and one dict lookup per line
     # for a benchmark not seen before: this loop is the whole cost of a large go log (issue 11:
     # 100,000 lines in under 1 s).
@@ -81,40 +86,39 @@ def parse(path: Path) -> ParseResult:
                 out.result.tests += 1
             continue
         fields = line.split()
-        if len(fields) < 3 or not fields[1].isdecimal():
+        count = len(fields)
+        if count < 3 or not fields[1].isdecimal():
             continue  # a name alone (-v, or the benchmark's own output broke the line)
         name = fields[0]
         head, dash, procs = name.rpartition("-")
         if dash and procs.isdecimal() and head.startswith("Benchmark"):
             name = head  # the GOMAXPROCS suffix
-        if len(fields) % 2:
+        if count % 2:
             raise fail(path, f"line {n}", "expected VALUE UNIT pairs after the iteration count, "
-                       f"found {len(fields) - 2} fields ({' '.join(fields[2:])[:60]!r})")
+                       f"found {count - 2} fields ({' '.join(fields[2:])[:60]!r})")
         units = in_pkg.get(name)
         full = ""
         if units is None:
             units = in_pkg[name] = {}
-        first = True
-        pairs = iter(fields[2:])
-        for token, unit in zip(pairs, pairs, strict=False):  # pairs: odd counts refused above
+        for i in range(2, count, 2):
+            token, unit = fields[i], fields[i + 1]
             try:
                 value = float(token)
                 if value - value:  # NaN or infinity: the general check says so
                     raise ValueError
             except ValueError:
                 value = text_number(path, f"line {n}", token, "a number before the unit")
-            got = units.get(unit)
-            if got is None:
+            direction = directions.get(unit) or direction_of(unit)
+            metric = units.get(unit)
+            if metric is None:
                 if not full:
                     full = f"{name} ({pkg})" if several and pkg and not _has_package(name, pkg) else name
-                direction = direction_of(unit)
                 # `units` maps repeats, so no same_series: a second package's benchmark that
                 # takes an existing name is kept apart (NAME#2, with a note), not mixed in.
-                units[unit] = (add(full if first else f"{full} - {unit}", value, unit, direction,
-                                   n, first), direction)
+                units[unit] = add(full if i == 2 else f"{full} - {unit}", value, unit, direction,
+                                  n, i == 2)
             else:  # -count N: another sample of a series already seen
                 if len(out.result.measurements) >= MAX_MEASUREMENTS:
-                    out.sample(got[0], value, unit, got[1], n)  # raises the clear error
-                append(new_measurement(Measurement, (got[0], value, unit, got[1])))
-            first = False
+                    out.sample(metric, value, unit, direction, n)  # raises the clear error
+                append(new_measurement(Measurement, (metric, value, unit, direction)))
     return out.finish(NAME, EXAMPLE, HINT)
