@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -38,10 +39,20 @@ def test_compaction_killed_at_random_moments_keeps_every_run_readable(tmp_path: 
     killed = 0
     for attempt in range(3 * KILLS):
         keep = 6 - attempt % 5  # a different plan each time: months are merged again and again
+        # The kill moment is a random fraction of how long this very compaction takes here and now
+        # (timed on a copy of the store), so kills land mid-work on a quiet machine and on a loaded
+        # one alike; fixed seconds (0.3-2.5 s) landed no kill at all once the machine was quiet.
+        probe = tmp_path / f"probe-{attempt}"
+        shutil.copytree(store.root(), probe)
+        t0 = time.monotonic()
+        subprocess.run(cmd[:-1] + [str(probe), "--keep-runs", str(keep)], env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+        whole = time.monotonic() - t0
+        shutil.rmtree(probe)
         t0 = time.monotonic()
         proc = subprocess.Popen(cmd + ["--keep-runs", str(keep)], env=env, start_new_session=True,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 2.5))
+        time.sleep(rng.uniform(0.2, 0.95) * whole)
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             killed += 1
