@@ -246,9 +246,13 @@ def _compact_folder(store: LocalStore, retention: Retention, dry_run: bool) -> C
     root = store.root()
     with run_lock(root / ".locks" / "compact.lock", f"history {store.label!r}: compact"):
         months_dir = root / MONTHS
-        if not dry_run and months_dir.is_dir():  # leftovers of a compaction cut short (we hold its lock)
-            for stale in months_dir.iterdir():
+        if not dry_run:  # leftovers of a compaction cut short (we hold its lock)
+            for stale in _subdirs(months_dir):
                 if stale.name.startswith((TMP_PREFIX, DROP_PREFIX)):
+                    shutil.rmtree(stale, ignore_errors=True)
+            # In runs/ only our own trash: a runs/.tmp-* folder belongs to a live appender.
+            for stale in _subdirs(root / "runs"):
+                if stale.name.startswith(DROP_PREFIX):
                     shutil.rmtree(stale, ignore_errors=True)
         plan = plan_compaction(store, retention)
         if dry_run or plan.empty:
@@ -278,6 +282,10 @@ def _compact_folder(store: LocalStore, retention: Retention, dry_run: bool) -> C
         for folder in plan.removed_folders:
             _remove(folder)
         return _result(plan, total)
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    return [e for e in folder.iterdir() if e.is_dir()] if folder.is_dir() else []
 
 
 def _remove(folder: Path) -> None:

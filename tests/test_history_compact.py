@@ -250,3 +250,16 @@ def test_a_month_left_under_its_temporary_name_is_read_and_renamed(store: LocalS
     assert result.months == ["2026-09"] and result.moved == []
     assert sorted(p.name for p in months.iterdir()) == ["2026-09", "2026-10"]
     assert snapshot(store) == before
+
+
+def test_compact_clears_a_killed_compactions_trash_but_not_a_live_appenders_folder(store: LocalStore) -> None:
+    """A compaction killed between renaming a run to ``.drop-RUN`` and deleting it leaves that
+    folder; the next compaction (holding the lock) removes it. ``runs/.tmp-*`` belongs to an
+    appender that may still be writing, so it is left alone."""
+    root = store.root()
+    shutil.copytree(root / "runs" / "r0", root / "runs" / ".drop-r0")
+    (root / "runs" / ".tmp-r9+123.abcd").mkdir()
+    before = snapshot(store)
+    compact(store, Retention(keep_runs=2))
+    assert snapshot(store) == before
+    assert sorted(p.name for p in (root / "runs").iterdir()) == [".tmp-r9+123.abcd", "r5", "r6"]
