@@ -257,7 +257,7 @@ def test_compact_clears_a_killed_compactions_trash_but_not_a_live_appenders_fold
     folder; the next compaction (holding the lock) removes it. ``runs/.tmp-*`` belongs to an
     appender that may still be writing, so it is left alone."""
     root = store.root()
-    shutil.copytree(root / "runs" / "r0", root / "runs" / ".drop-r0")
+    shutil.copytree(root / "runs" / "r0", root / "runs" / ".drop-r00")  # a run already in a month
     (root / "runs" / ".tmp-r9+123.abcd").mkdir()
     before = snapshot(store)
     compact(store, Retention(keep_runs=2))
